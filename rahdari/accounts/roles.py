@@ -1,0 +1,47 @@
+"""Roles are groups with permissions. This table is the one place that says who may do what."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    CITIZEN = "citizen", _("Citizen")
+    ENROLMENT_OFFICER = "enrolment_officer", _("Enrolment officer")
+    PROGRAM_OFFICER = "program_officer", _("Program officer")
+    PAYMENT_APPROVER = "payment_approver", _("Payment approver")
+    GRIEVANCE_OFFICER = "grievance_officer", _("Grievance officer")
+    SERVICE_OPERATOR = "service_operator", _("Service operator (partner department)")
+    AUDITOR = "auditor", _("Auditor")
+    ADMINISTRATOR = "administrator", _("Administrator")
+
+
+STAFF_ROLES = [r for r in Role if r != Role.CITIZEN]
+
+# Roles whose holders must confirm every login with a TOTP code.
+TOTP_REQUIRED = frozenset({Role.PAYMENT_APPROVER, Role.ADMINISTRATOR})
+
+# Roles that work in every district rather than the ones assigned to them.
+ALL_DISTRICTS = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
+
+ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
+    Role.CITIZEN: frozenset(),
+    Role.ENROLMENT_OFFICER: frozenset({"accounts.enrol_persons", "accounts.view_citizen_account"}),
+    Role.PROGRAM_OFFICER: frozenset({"accounts.manage_programs", "accounts.view_citizen_account"}),
+    Role.PAYMENT_APPROVER: frozenset({"accounts.approve_payments"}),
+    Role.GRIEVANCE_OFFICER: frozenset(
+        {"accounts.handle_grievances", "accounts.view_citizen_account"}
+    ),
+    Role.SERVICE_OPERATOR: frozenset({"accounts.operate_service_counter"}),
+    Role.AUDITOR: frozenset({"core.view_audit_log"}),
+    Role.ADMINISTRATOR: frozenset(
+        {
+            "accounts.manage_staff",
+            "accounts.view_citizen_account",
+            "core.view_audit_log",
+            "core.view_outbox",
+            "core.manage_keys",
+        }
+    ),
+}

@@ -1,0 +1,274 @@
+"""`rahdari <command>`: the platform's command line.
+
+demo, serve, worker, seed, audit verify, keys list|rotate, backup, restore, totp-code,
+and `manage ...` for any Django management command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "rahdari.config.settings")
+    import django
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        console.print(f"[bold red]Rahdari cannot start:[/] {exc}")
+        raise SystemExit(2) from exc
+
+
+def _manage(*args: str) -> None:
+    from django.core.management import call_command
+
+    call_command(*args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _setup()
+    from rahdari.core import demo
+
+    _manage("migrate", "--no-input", "-v", "0")
+    logins = demo.demo_province(citizens=args.citizens, seed=args.seed)
+    demo.print_logins(logins, console)
+    if args.no_serve:
+        return 0
+    return _serve(args.port, with_worker=True)
+
+
+def _serve(port: int, *, with_worker: bool) -> int:
+    worker = None
+    if with_worker:
+        worker = subprocess.Popen([sys.executable, "-m", "rahdari.cli", "worker"])  # noqa: S603
+    try:
+        _manage("runserver", f"127.0.0.1:{port}", "--noreload")
+    finally:
+        if worker:
+            worker.terminate()
+            worker.wait(timeout=10)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _setup()
+    return _serve(args.port, with_worker=not args.no_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    _setup()
+    from rahdari.core.jobs import jobs_resume_stale
+
+    resumed = jobs_resume_stale()
+    if resumed:
+        console.print(f"Resumed {len(resumed)} interrupted job(s).")
+    worker_args = [
+        "db_worker",
+        "--queue-name",
+        "*",
+        "--interval",
+        str(args.interval),
+        "--no-reload",
+    ]
+    if args.batch:
+        worker_args.append("--batch")
+    _manage(*worker_args)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    _setup()
+    from rahdari.core.audit import audit_verify
+
+    report = audit_verify()
+    print(
+        json.dumps(
+            {
+                "ok": report.ok,
+                "checked": report.checked,
+                "first_bad_seq": report.first_bad_seq,
+                "problem": report.problem,
+            }
+        )
+    )
+    return 0 if report.ok else 1
+
+
+def _run_job_inline(kind: str, params: dict[str, Any]) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from rahdari.core.jobs import job_create, job_run
+
+    job = job_create(kind=kind, params=params, actor=None, enqueue=False)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        bar = progress.add_task(kind, total=None)
+
+        def update(j: Any) -> None:
+            progress.update(bar, total=j.total or None, completed=j.done)
+
+        return job_run(job_id=str(job.pk), on_progress=update)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    _setup()
+    from rahdari.core.models import DataKey
+    from rahdari.core.services import keys_rotate_start
+
+    if args.action == "list":
+        rows = [
+            {"key_id": k.key_id, "status": k.status, "created_at": k.created_at.isoformat()}
+            for k in DataKey.objects.all()
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    key_id = keys_rotate_start(actor=None)
+    console.print(f"New active key {key_id}; re-encrypting…")
+    job = _run_job_inline("core.keys_reencrypt", {})
+    print(json.dumps(job.result))
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    _setup()
+    from rahdari.core.backup import backup_create
+
+    print(json.dumps(backup_create(out=Path(args.out)), indent=2))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    _setup()
+    from rahdari.core.backup import backup_restore
+
+    print(json.dumps(backup_restore(path=Path(args.path), force=args.force), indent=2))
+    return 0
+
+
+def cmd_totp_code(args: argparse.Namespace) -> int:
+    """Demo only: print the current authenticator code of a demo staff account."""
+    _setup()
+    from django.conf import settings
+
+    if not settings.DEBUG:
+        console.print("[red]totp-code works only in the demo (DEBUG).[/]")
+        return 2
+    from rahdari.core.demo import current_totp
+
+    code = current_totp(args.username)
+    if code is None:
+        console.print(f"[red]{args.username} has no authenticator app.[/]")
+        return 1
+    print(code)
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    _setup()
+    from rahdari.core.seed import run_seed
+
+    summary = run_seed(
+        households=args.households,
+        seed=args.seed,
+        export_csv=Path(args.export_csv) if args.export_csv else None,
+        console=console,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["rahdari manage", *args.rest])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rahdari", description="Rahdari platform commands")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="prepare the demo province and serve it")
+    p.add_argument("--no-serve", action="store_true", help="prepare only (for scripts)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--citizens", type=int, default=40)
+    p.add_argument("--seed", type=int, default=2026)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="serve on 127.0.0.1 (development server) with a worker")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-worker", action="store_true")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run a background-task worker (resumes interrupted jobs)")
+    p.add_argument("--interval", type=float, default=1.0)
+    p.add_argument("--batch", action="store_true", help="run what is queued, then exit")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("seed", help="generate a deterministic synthetic registry")
+    p.add_argument("--households", type=int, required=True)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--export-csv", metavar="DIR")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("audit", help="audit log tools")
+    p.add_argument("action", choices=["verify"])
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("keys", help="data encryption keys")
+    p.add_argument("action", choices=["list", "rotate"])
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser("backup", help="write a consistent backup of the database")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup written by `rahdari backup`")
+    p.add_argument("path")
+    p.add_argument("--force", action="store_true", help="replace a database that has data")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("totp-code", help="demo only: current authenticator code of a demo account")
+    p.add_argument("username")
+    p.set_defaults(func=cmd_totp_code)
+
+    p = sub.add_parser("manage", help="run a Django management command")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

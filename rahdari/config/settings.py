@@ -1,0 +1,264 @@
+"""Rahdari settings: one module, driven by the environment.
+
+RAHDARI_ENV selects the profile:
+- ``demo`` (default): DEBUG on, SQLite under var/, keys generated into var/ on first use;
+- ``test``: like demo, with fast password hashing;
+- ``production``: refuses to start without every secret from the environment.
+
+Every variable is documented in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import django.conf.locale
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from rahdari.core import secrets as local_secrets
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = BASE_DIR.parent
+
+env = environ.Env()
+RAHDARI_ENV = env.str("RAHDARI_ENV", default="demo")
+if RAHDARI_ENV not in {"demo", "test", "production"}:
+    raise ImproperlyConfigured(
+        f"RAHDARI_ENV must be demo, test or production, not {RAHDARI_ENV!r}."
+    )
+PRODUCTION = RAHDARI_ENV == "production"
+TESTING = RAHDARI_ENV == "test" or "pytest" in sys.modules
+VAR_DIR = Path(env.str("RAHDARI_VAR_DIR", default=str(PROJECT_DIR / "var")))
+
+if PRODUCTION:
+    missing = [
+        name
+        for name in (
+            "RAHDARI_SECRET_KEY",
+            "RAHDARI_MASTER_KEY",
+            "RAHDARI_DATABASE_URL",
+            "RAHDARI_ALLOWED_HOSTS",
+        )
+        if not os.environ.get(name)
+    ]
+    if missing:
+        raise ImproperlyConfigured(
+            "Production refuses to start without these environment variables: "
+            + ", ".join(missing)
+            + ". See docs/operations.md."
+        )
+    SECRET_KEY = env.str("RAHDARI_SECRET_KEY")
+    RAHDARI_MASTER_KEY = local_secrets.parse_master_key(env.str("RAHDARI_MASTER_KEY"))
+    DEBUG = False
+    ALLOWED_HOSTS = env.list("RAHDARI_ALLOWED_HOSTS")
+else:
+    SECRET_KEY = os.environ.get("RAHDARI_SECRET_KEY") or local_secrets.local_secret(
+        VAR_DIR, "secret_key", 50
+    )
+    RAHDARI_MASTER_KEY = local_secrets.parse_master_key(
+        os.environ.get("RAHDARI_MASTER_KEY") or local_secrets.local_master_key(VAR_DIR)
+    )
+    DEBUG = env.bool("RAHDARI_DEBUG", default=True)
+    ALLOWED_HOSTS = env.list("RAHDARI_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+    if TESTING:
+        ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "rules.apps.AutodiscoverRulesConfig",
+    "django_tasks",
+    "django_tasks_db",
+    "rahdari.core",
+    "rahdari.accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "rahdari.core.middleware.LanguageMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "rahdari.config.urls"
+WSGI_APPLICATION = "rahdari.config.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "rahdari.core.context_processors.shell",
+            ],
+        },
+    }
+]
+
+# --- Database ---------------------------------------------------------------
+_db_url = os.environ.get("RAHDARI_DATABASE_URL") or f"sqlite:///{VAR_DIR / 'rahdari.sqlite3'}"
+DATABASES = {"default": env.db_url_config(_db_url)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at
+        # BEGIN so two writers queue instead of failing with "database is locked".
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;"
+        ),
+        "transaction_mode": "IMMEDIATE",
+    }
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("RAHDARI_DB_CONN_MAX_AGE", 60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication ---------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    # Axes first: it refuses a locked username+IP pair before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+PASSWORD_HASHERS = [
+    "rahdari.accounts.hashers.SizedArgon2PasswordHasher",
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+]
+if TESTING:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:workspace"
+LOGOUT_REDIRECT_URL = "core:home"
+
+AXES_FAILURE_LIMIT = env.int("RAHDARI_LOCKOUT_FAILURES", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("RAHDARI_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "rahdari.accounts.views.locked_out"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = env.int("RAHDARI_PROXY_COUNT", default=0)
+
+OTP_TOTP_ISSUER = "Rahdari"
+CITIZEN_OTP_MAX_PER_WINDOW = 3
+CITIZEN_OTP_WINDOW = timedelta(minutes=10)
+CITIZEN_OTP_LIFETIME = timedelta(minutes=5)
+CITIZEN_OTP_MAX_ATTEMPTS = 5
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 60 * 60 * 8
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("RAHDARI_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = 60 * 60 * 24 * 365
+    CSRF_TRUSTED_ORIGINS = env.list("RAHDARI_CSRF_TRUSTED_ORIGINS", default=[])
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "style-src": ["'self'"],
+        "script-src": ["'self'"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+    }
+}
+
+# --- Languages --------------------------------------------------------------
+# Django ships Urdu but not Pashto: add it, right-to-left.
+django.conf.locale.LANG_INFO["ps"] = {
+    "bidi": True,
+    "code": "ps",
+    "name": "Pashto",
+    "name_local": "پښتو",
+}
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("ur", _("Urdu")), ("ps", _("Pashto"))]
+LANGUAGE_COOKIE_NAME = "rahdari_lang"
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
+LOCALE_PATHS = [BASE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "Asia/Karachi"
+
+# --- Static files -----------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = VAR_DIR / "media"
+
+# --- Background jobs --------------------------------------------------------
+TASKS = {
+    "default": {
+        "BACKEND": env.str(
+            "RAHDARI_TASK_BACKEND",
+            default="django_tasks_db.DatabaseBackend",
+        ),
+        "QUEUES": ["default"],
+    }
+}
+RAHDARI_JOB_STALE_AFTER = timedelta(seconds=env.int("RAHDARI_JOB_STALE_SECONDS", default=120))
+
+# --- Notifications ----------------------------------------------------------
+RAHDARI_SMS_SENDER = env.str(
+    "RAHDARI_SMS_SENDER", default="rahdari.core.notifications.RecordingSender"
+)
+
+# --- Logging: never personal data -------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("RAHDARI_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        "django_tasks": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,57 @@
+"""What every page needs: navigation for the user's roles and the language switcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+NATIVE_NAMES = {"en": "English", "ur": "اردو", "ps": "پښتو"}
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: Any
+    url: str
+    icon: str
+
+
+def _nav(request: HttpRequest) -> list[NavItem]:
+    user = request.user
+    items = [NavItem(_("Home"), reverse("core:home"), "home")]
+    if settings.DEBUG:
+        items.append(NavItem(_("Outbox (demo)"), reverse("core:outbox"), "message"))
+    if not user.is_authenticated:
+        return items
+    if user.is_citizen:
+        items.append(NavItem(_("My account"), reverse("accounts:me"), "person"))
+        return items
+    items.append(NavItem(_("Workspace"), reverse("accounts:workspace"), "desk"))
+    if user.has_perm("accounts.view_citizen_account"):
+        items.append(NavItem(_("Citizen lookup"), reverse("accounts:citizen_lookup"), "search"))
+    if user.has_perm("core.view_audit_log"):
+        items.append(NavItem(_("Audit log"), reverse("core:audit_log"), "shield"))
+    if user.has_perm("accounts.manage_staff"):
+        items.append(NavItem(_("Staff accounts"), reverse("accounts:staff_list"), "people"))
+    if user.has_perm("core.manage_keys"):
+        items.append(NavItem(_("Keys and jobs"), reverse("core:operations"), "key"))
+    return items
+
+
+def shell(request: HttpRequest) -> dict[str, Any]:
+    language = get_language() or settings.LANGUAGE_CODE
+    return {
+        "nav_items": _nav(request),
+        "language_choices": [(code, NATIVE_NAMES[code]) for code, _name in settings.LANGUAGES],
+        "current_language": language,
+        "script_class": {"ur": "script-nastaliq", "ps": "script-naskh"}.get(
+            language, "script-latin"
+        ),
+        "unknown_language": getattr(request, "unknown_language", None),
+        "debug": settings.DEBUG,
+    }
