@@ -47,7 +47,7 @@ lint: python
 	$(BIN)/ruff check rahdari tests benchmarks
 	$(BIN)/ruff format --check rahdari tests benchmarks
 	$(BIN)/mypy rahdari
-	$(BIN)/lint-imports
+	PYTHONPATH=. $(BIN)/lint-imports
 
 check-migrations: python
 	RAHDARI_DATABASE_URL=sqlite:///:memory: $(BIN)/python -m django makemigrations --check --dry-run --settings=rahdari.config.settings

@@ -39,7 +39,7 @@ def _manage(*args: str) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _setup()
-    from rahdari.core import demo
+    from rahdari import demo
 
     _manage("migrate", "--no-input", "-v", "0")
     logins = demo.demo_province(citizens=args.citizens, seed=args.seed)
@@ -176,7 +176,7 @@ def cmd_totp_code(args: argparse.Namespace) -> int:
     if not settings.DEBUG:
         console.print("[red]totp-code works only in the demo (DEBUG).[/]")
         return 2
-    from rahdari.core.demo import current_totp
+    from rahdari.demo import current_totp
 
     code = current_totp(args.username)
     if code is None:

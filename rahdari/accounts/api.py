@@ -1,19 +1,20 @@
 """Accounts API: who am I, citizen login by CNIC + SMS code, staff accounts."""
 
-from __future__ import annotations
-
 from typing import Any
 from uuid import UUID
 
 from django.contrib.auth import login
 from django.http import HttpRequest
 from ninja import Router, Schema
+from ninja.responses import Status
 from ninja.security import django_auth
 
 from rahdari.accounts import selectors, services
+from rahdari.accounts.models import request_user
 from rahdari.accounts.roles import Role
 from rahdari.core.api import ErrorOut
 from rahdari.core.errors import ApplicationError, Forbidden
+from rahdari.core.http import is_verified
 from rahdari.core.models import District
 
 router = Router(tags=["accounts"])
@@ -34,7 +35,7 @@ class MeOut(Schema):
     "/me", response={200: MeOut, 401: ErrorOut}, auth=django_auth, summary="The logged-in user"
 )
 def me(request: HttpRequest) -> dict[str, Any]:
-    user = request.user
+    user = request_user(request)
     return {
         "id": user.pk,
         "username": user.username,
@@ -43,7 +44,7 @@ def me(request: HttpRequest) -> dict[str, Any]:
         "roles": [r.value for r in user.roles],
         "districts": [d.name for d in selectors.districts_of(user)] if not user.is_citizen else [],
         "language": user.preferred_language,
-        "verified_second_factor": user.is_verified(),
+        "verified_second_factor": is_verified(user),
     }
 
 
@@ -110,10 +111,8 @@ class StaffOut(Schema):
 
 
 def _admin(request: HttpRequest) -> None:
-    user = request.user
-    if not user.has_perm("accounts.manage_staff") or (
-        user.requires_totp and not user.is_verified()
-    ):
+    user = request_user(request)
+    if not user.has_perm("accounts.manage_staff") or (user.requires_totp and not is_verified(user)):
         raise Forbidden("You may not manage staff accounts.")
 
 
@@ -150,7 +149,7 @@ def staff_list(request: HttpRequest) -> list[dict[str, Any]]:
     auth=django_auth,
     summary="Create a staff account (administrators)",
 )
-def staff_create(request: HttpRequest, payload: StaffCreateIn) -> tuple[int, dict[str, Any]]:
+def staff_create(request: HttpRequest, payload: StaffCreateIn) -> Status[dict[str, Any]]:
     _admin(request)
     districts = list(District.objects.filter(name__in=payload.districts))
     unknown = sorted(set(payload.districts) - {d.name for d in districts})
@@ -172,6 +171,6 @@ def staff_create(request: HttpRequest, payload: StaffCreateIn) -> tuple[int, dic
         districts=districts,
         phone=payload.phone,
         language=payload.language,
-        actor=request.user,
+        actor=request_user(request),
     )
-    return 201, _staff_out(user)
+    return Status(201, _staff_out(user))

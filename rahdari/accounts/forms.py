@@ -45,7 +45,7 @@ class CnicForm(forms.Form):
     )
 
     def clean_cnic(self) -> str:
-        return clean_cnic(self.cleaned_data["cnic"])
+        return clean_cnic(str(self.cleaned_data["cnic"]))
 
 
 class LoginCodeForm(forms.Form):
@@ -64,7 +64,7 @@ class LoginCodeForm(forms.Form):
     )
 
     def clean_code(self) -> str:
-        code = self.cleaned_data["code"].strip()
+        code = str(self.cleaned_data["code"]).strip()
         if not code.isdigit():
             raise ValidationError(_("The code has 6 digits."), code="invalid_code")
         return code

@@ -6,7 +6,9 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.http import HttpRequest
 
 from rahdari.accounts.roles import ALL_DISTRICTS, TOTP_REQUIRED, Role
 from rahdari.core.fields import EncryptedTextField
@@ -23,7 +25,7 @@ class User(AbstractUser):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     first_name = None  # type: ignore[assignment]
     last_name = None  # type: ignore[assignment]
-    email = EncryptedTextField(blank=True)  # type: ignore[assignment]
+    email = EncryptedTextField(blank=True)
     full_name = EncryptedTextField(blank=True)
     cnic = EncryptedTextField(blank=True)
     cnic_index = models.CharField(max_length=64, null=True, blank=True, unique=True)
@@ -77,6 +79,14 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.full_name or self.username
+
+
+def request_user(request: HttpRequest) -> User:
+    """The logged-in user of a request that a login check already guarded."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
 
 
 class LoginCode(models.Model):

@@ -15,7 +15,7 @@ def _district_id(obj: Any) -> int | None:
     return getattr(obj, "district_id", None)
 
 
-@rules.predicate
+@rules.predicate  # type: ignore[attr-defined, untyped-decorator]
 def covers_district(user: Any, obj: Any) -> bool:
     if not getattr(user, "is_authenticated", False) or getattr(user, "is_citizen", True):
         return False
@@ -24,7 +24,7 @@ def covers_district(user: Any, obj: Any) -> bool:
     district_id = _district_id(obj)
     if district_id is None:
         return False
-    return user.districts.filter(pk=district_id).exists()
+    return bool(user.districts.filter(pk=district_id).exists())
 
 
-rules.add_perm("accounts.act_in_district", covers_district)
+rules.add_perm("accounts.act_in_district", covers_district)  # type: ignore[attr-defined, no-untyped-call]

@@ -26,9 +26,10 @@ from rahdari.accounts.forms import (
     StaffLoginForm,
     TokenForm,
 )
-from rahdari.accounts.models import User
+from rahdari.accounts.models import User, request_user
 from rahdari.accounts.roles import Role
 from rahdari.core.errors import ApplicationError
+from rahdari.core.http import is_verified
 from rahdari.core.keyring import blind_index
 from rahdari.core.selectors import jobs_for, reads_of_person
 
@@ -151,20 +152,20 @@ def citizen_login(request: HttpRequest) -> HttpResponse:
         return render(
             request, "accounts/citizen_code.html", {"form": form, "masked": step.get("masked")}
         )
-    form = CnicForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    cnic_form = CnicForm(request.POST or None)
+    if request.method == "POST" and cnic_form.is_valid():
         try:
-            masked = services.login_code_request(cnic=form.cleaned_data["cnic"])
+            masked = services.login_code_request(cnic=cnic_form.cleaned_data["cnic"])
         except ApplicationError as error:
-            _apply_errors(form, error, "cnic")
+            _apply_errors(cnic_form, error, "cnic")
         else:
             # Only the blind index goes into the session, never the CNIC itself.
             request.session[CITIZEN_STEP] = {
-                "cnic_index": blind_index("cnic", form.cleaned_data["cnic"]),
+                "cnic_index": blind_index("cnic", cnic_form.cleaned_data["cnic"]),
                 "masked": masked,
             }
             return redirect("accounts:citizen_login")
-    return render(request, "accounts/citizen_login.html", {"form": form})
+    return render(request, "accounts/citizen_login.html", {"form": cnic_form})
 
 
 @require_POST
@@ -176,7 +177,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def me(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = request_user(request)
     if not user.is_citizen:
         return redirect("accounts:workspace")
     from rahdari.core.validators import mask_cnic, mask_phone
@@ -197,10 +198,10 @@ def me(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def workspace(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    user = request_user(request)
     if user.is_citizen:
         return redirect("accounts:me")
-    if user.requires_totp and not user.is_verified():
+    if user.requires_totp and not is_verified(user):
         return redirect("accounts:login_totp")
     return render(
         request,
@@ -217,10 +218,10 @@ def workspace(request: HttpRequest) -> HttpResponse:
 
 
 def _require_staff_perm(request: HttpRequest, perm: str) -> None:
-    user = request.user
+    user = request_user(request)
     if user.is_citizen or not user.has_perm(perm):
         raise PermissionDenied
-    if user.requires_totp and not user.is_verified():
+    if user.requires_totp and not is_verified(user):
         raise PermissionDenied
 
 
@@ -239,7 +240,7 @@ def staff_list(request: HttpRequest) -> HttpResponse:
                 districts=list(data["districts"]),
                 phone=data["phone"],
                 language=data["language"],
-                actor=request.user,
+                actor=request_user(request),
             )
         except ApplicationError as error:
             _apply_errors(form, error)
@@ -264,20 +265,20 @@ def citizen_lookup(request: HttpRequest) -> HttpResponse:
             form.add_error("cnic", _("No citizen account has this CNIC."))
         else:
             account = services.citizen_account_view(
-                actor=request.user, citizen=citizen, purpose=form.cleaned_data["purpose"]
+                actor=request_user(request), citizen=citizen, purpose=form.cleaned_data["purpose"]
             )
     return render(request, "accounts/citizen_lookup.html", {"form": form, "account": account})
 
 
 @login_required
 def security(request: HttpRequest) -> HttpResponse:
-    if request.user.is_citizen:
+    if request_user(request).is_citizen:
         return redirect("accounts:me")
     return render(
         request,
         "accounts/security.html",
         {
             "has_totp": TOTPDevice.objects.filter(user=request.user, confirmed=True).exists(),
-            "verified": request.user.is_verified(),
+            "verified": is_verified(request.user),
         },
     )

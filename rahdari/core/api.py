@@ -1,7 +1,5 @@
 """Core API: health, the audit log (auditors), job progress."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -12,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.responses import Status
 from ninja.security import django_auth
 
 from rahdari.core import selectors
@@ -49,7 +48,7 @@ class HealthOut(Schema):
     auth=None,
     summary="Database, migrations and background worker",
 )
-def health(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+def health(request: HttpRequest) -> Status[dict[str, Any]]:
     checks: dict[str, Any] = {}
     try:
         with connection.cursor() as cursor:
@@ -65,7 +64,7 @@ def health(request: HttpRequest) -> tuple[int, dict[str, Any]]:
         checks["migrations"] = {"ok": False, "detail": type(exc).__name__}
     checks["worker"] = _worker_check()
     ok = all(c["ok"] for c in checks.values())
-    return (200 if ok else 503), {"ok": ok, **checks}
+    return Status(200 if ok else 503, {"ok": ok, **checks})
 
 
 def _worker_check() -> dict[str, Any]:

@@ -18,3 +18,9 @@ def render_page(
     """The whole page, or only the partial when htmx asks for it (NetBox's rule)."""
     chosen = partial if getattr(request, "htmx", False) else template
     return render(request, chosen, context, status=status)
+
+
+def is_verified(user: object) -> bool:
+    """True when this login was confirmed with a TOTP code (django-otp's flag)."""
+    check = getattr(user, "is_verified", None)
+    return bool(check()) if callable(check) else False

@@ -41,7 +41,7 @@ def reads_of_person(*, subject_type: str, subject_id: str) -> QuerySet[AuditEntr
         AuditEntry.objects.filter(
             subject_type=subject_type, subject_id=subject_id, action__endswith=".viewed"
         )
-        .exclude(actor_id=subject_id)
+        .exclude(actor__pk=subject_id)
         .order_by("-seq")
     )
 

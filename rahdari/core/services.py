@@ -58,7 +58,7 @@ def encrypted_columns() -> list[tuple[type[models.Model], list[str]]]:
 
 def _stale_rows(model: type[models.Model], field: str, active: str) -> models.QuerySet[Any]:
     prefix = f"v1.{active}."
-    return (
+    rows: models.QuerySet[Any] = (
         model._default_manager.annotate(
             _kid=Left(Cast(field, models.TextField()), len(prefix))  # raw, still encrypted
         )
@@ -66,6 +66,7 @@ def _stale_rows(model: type[models.Model], field: str, active: str) -> models.Qu
         .exclude(**{f"{field}__isnull": True})
         .exclude(_kid=prefix)
     )
+    return rows
 
 
 def keys_rotate_start(*, actor: Any) -> str:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from rahdari.core import selectors, services
 from rahdari.core.audit import audit_verify
 from rahdari.core.forms import AuditFilterForm
-from rahdari.core.http import render_page
+from rahdari.core.http import is_verified, render_page
 from rahdari.core.jobs import job_create
 from rahdari.core.models import DataKey, OutboundMessage
 
@@ -51,7 +51,7 @@ def audit_verify_view(request: HttpRequest) -> HttpResponse:
 @permission_required("core.manage_keys", raise_exception=True)
 def operations(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        if not request.user.is_verified():
+        if not is_verified(request.user):
             messages.error(request, _("Confirm your login with your authenticator app first."))
             return redirect("accounts:login_totp")
         services.keys_rotate_start(actor=request.user)

@@ -19,9 +19,15 @@ pytestmark = pytest.mark.django_db
 
 
 def _last_code(user: User) -> str:
-    message = OutboundMessage.objects.filter(template="accounts.login_code").order_by("-created_at").first()
+    message = (
+        OutboundMessage.objects.filter(template="accounts.login_code")
+        .order_by("-created_at")
+        .first()
+    )
     assert message is not None
-    return next(word for word in message.text.replace(".", " ").split() if word.isdigit() and len(word) == 6)
+    return next(
+        word for word in message.text.replace(".", " ").split() if word.isdigit() and len(word) == 6
+    )
 
 
 def test_roles_sync_gives_each_role_exactly_its_permissions() -> None:
@@ -30,7 +36,10 @@ def test_roles_sync_gives_each_role_exactly_its_permissions() -> None:
     services.roles_sync()
     for role, perms in ROLE_PERMISSIONS.items():
         group = Group.objects.get(name=role.value)
-        got = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")}
+        got = {
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in group.permissions.select_related("content_type")
+        }
         assert got == set(perms)
 
 
@@ -38,7 +47,9 @@ def test_staff_create_audits_and_sends_welcome(
     make_staff: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        user = make_staff(Role.ENROLMENT_OFFICER, ["Swat", "Buner"], phone="0300 1234567", language="ps")
+        user = make_staff(
+            Role.ENROLMENT_OFFICER, ["Swat", "Buner"], phone="0300 1234567", language="ps"
+        )
     assert user.roles == [Role.ENROLMENT_OFFICER]
     assert {d.name for d in user.districts.all()} == {"Swat", "Buner"}
     entry = AuditEntry.objects.get(action="accounts.staff_created", subject_id=str(user.pk))
@@ -58,9 +69,18 @@ def test_staff_create_audits_and_sends_welcome(
         ({"phone": "0912345678"}, "invalid_phone"),
     ],
 )
-def test_staff_create_refuses_bad_input_and_saves_nothing(kwargs: dict[str, Any], code: str) -> None:
-    data = {"username": "new.officer", "full_name": "N", "password": "a-good-long-passphrase",
-            "roles": [Role.AUDITOR], "districts": [], "actor": None, **kwargs}
+def test_staff_create_refuses_bad_input_and_saves_nothing(
+    kwargs: dict[str, Any], code: str
+) -> None:
+    data = {
+        "username": "new.officer",
+        "full_name": "N",
+        "password": "a-good-long-passphrase",
+        "roles": [Role.AUDITOR],
+        "districts": [],
+        "actor": None,
+        **kwargs,
+    }
     with pytest.raises(ApplicationError) as caught:
         services.staff_create(**data)
     assert caught.value.code == code
@@ -77,11 +97,24 @@ def test_duplicate_username_is_refused(make_staff: Any) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("cnic", "12345"), ("cnic", "17301-1234567-X"), ("cnic", "9730112345671"), ("phone", "12345"),
-     ("phone", "+4915112345678"), ("phone", "0912345678"), ("full_name", "  ")],
+    [
+        ("cnic", "12345"),
+        ("cnic", "17301-1234567-X"),
+        ("cnic", "9730112345671"),
+        ("phone", "12345"),
+        ("phone", "+4915112345678"),
+        ("phone", "0912345678"),
+        ("full_name", "  "),
+    ],
 )
 def test_citizen_register_field_errors(field: str, value: str) -> None:
-    data = {"cnic": "17301-1234567-1", "phone": "03001234567", "full_name": "Gul Bibi", "language": "ur", field: value}
+    data = {
+        "cnic": "17301-1234567-1",
+        "phone": "03001234567",
+        "full_name": "Gul Bibi",
+        "language": "ur",
+        field: value,
+    }
     with pytest.raises(ApplicationError) as caught:
         services.citizen_register(actor=None, **data)
     assert field in caught.value.fields
@@ -98,12 +131,20 @@ def test_citizen_cannot_register_twice(make_citizen: Any) -> None:
 def test_login_code_round_trip(make_citizen: Any) -> None:
     citizen = make_citizen(language="ur")
     masked = services.login_code_request(cnic=citizen.cnic)
-    assert masked is not None and masked.endswith(citizen.phone[-4:]) and citizen.phone[:-4] not in masked
+    assert (
+        masked is not None
+        and masked.endswith(citizen.phone[-4:])
+        and citizen.phone[:-4] not in masked
+    )
     message = OutboundMessage.objects.filter(template="accounts.login_code").get()
     assert message.language == "ur"
-    user = services.login_code_verify(cnic_index=services.cnic_index_of(citizen.cnic), code=_last_code(citizen))
+    user = services.login_code_verify(
+        cnic_index=services.cnic_index_of(citizen.cnic), code=_last_code(citizen)
+    )
     assert user == citizen
-    assert AuditEntry.objects.filter(action="accounts.citizen_logged_in", subject_id=str(citizen.pk)).exists()
+    assert AuditEntry.objects.filter(
+        action="accounts.citizen_logged_in", subject_id=str(citizen.pk)
+    ).exists()
     # A used code never works again.
     with pytest.raises(ApplicationError):
         services.login_code_verify(cnic_index=citizen.cnic_index, code=_last_code(citizen))

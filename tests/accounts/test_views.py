@@ -24,16 +24,21 @@ def _code_for(device: TOTPDevice) -> str:
 
 def test_officer_logs_in_with_password_and_sees_workspace(make_staff: Any, client: Client) -> None:
     officer = make_staff(Role.ENROLMENT_OFFICER, ["Swat"])
-    response = client.post(reverse("accounts:login"), {"username": officer.username, "password": STAFF_PASSWORD})
+    response = client.post(
+        reverse("accounts:login"), {"username": officer.username, "password": STAFF_PASSWORD}
+    )
     assert response.status_code == 302 and response.url == reverse("accounts:workspace")
     page = client.get(reverse("accounts:workspace"))
     assert page.status_code == 200
-    assert b'data-role="enrolment_officer"' in page.content and "Swat".encode() in page.content
+    assert b'data-role="enrolment_officer"' in page.content and b"Swat" in page.content
 
 
 def test_wrong_password_shows_error_in_urdu(make_staff: Any, client: Client) -> None:
     officer = make_staff(Role.AUDITOR)
-    page = client.post(reverse("accounts:login") + "?lang=ur", {"username": officer.username, "password": "wrong-password-1"})
+    page = client.post(
+        reverse("accounts:login") + "?lang=ur",
+        {"username": officer.username, "password": "wrong-password-1"},
+    )
     assert page.status_code == 200
     assert 'dir="rtl"' in page.content.decode() and 'lang="ur"' in page.content.decode()
     assert client.get(reverse("accounts:workspace")).status_code == 302
@@ -41,7 +46,9 @@ def test_wrong_password_shows_error_in_urdu(make_staff: Any, client: Client) -> 
 
 def test_approver_must_set_up_and_use_totp(make_staff: Any, client: Client) -> None:
     approver = make_staff(Role.PAYMENT_APPROVER, ["Peshawar"])
-    response = client.post(reverse("accounts:login"), {"username": approver.username, "password": STAFF_PASSWORD})
+    response = client.post(
+        reverse("accounts:login"), {"username": approver.username, "password": STAFF_PASSWORD}
+    )
     assert response.url == reverse("accounts:login_totp")
     assert client.get(reverse("accounts:workspace")).status_code == 302  # not logged in yet
     setup = client.get(reverse("accounts:login_totp"))
@@ -59,18 +66,29 @@ def test_lockout_is_by_username_and_ip_not_ip_alone(make_staff: Any, client: Cli
     victim = make_staff(Role.AUDITOR)
     colleague = make_staff(Role.AUDITOR)
     for _ in range(5):
-        client.post(reverse("accounts:login"), {"username": victim.username, "password": "wrong-password-1"})
-    locked = client.post(reverse("accounts:login") + "?lang=ps", {"username": victim.username, "password": STAFF_PASSWORD})
+        client.post(
+            reverse("accounts:login"), {"username": victim.username, "password": "wrong-password-1"}
+        )
+    locked = client.post(
+        reverse("accounts:login") + "?lang=ps",
+        {"username": victim.username, "password": STAFF_PASSWORD},
+    )
     assert locked.status_code == 429
     assert 'lang="ps"' in locked.content.decode()
     other = Client()
-    ok = other.post(reverse("accounts:login"), {"username": colleague.username, "password": STAFF_PASSWORD})
+    ok = other.post(
+        reverse("accounts:login"), {"username": colleague.username, "password": STAFF_PASSWORD}
+    )
     assert ok.status_code == 302  # same IP, other username: not locked
 
 
-def test_citizen_logs_in_with_cnic_and_sms_code(make_citizen: Any, client: Client, django_capture_on_commit_callbacks: Any) -> None:
+def test_citizen_logs_in_with_cnic_and_sms_code(
+    make_citizen: Any, client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
     citizen = make_citizen(cnic="17301-2345678-1", language="ps")
-    start = client.post(reverse("accounts:citizen_login"), {"step": "cnic", "cnic": "17301-2345678-1"})
+    start = client.post(
+        reverse("accounts:citizen_login"), {"step": "cnic", "cnic": "17301-2345678-1"}
+    )
     assert start.status_code == 302
     session_blob = str(dict(client.session))
     assert "2345678" not in session_blob  # only the blind index is kept
@@ -88,14 +106,18 @@ def test_citizen_logs_in_with_cnic_and_sms_code(make_citizen: Any, client: Clien
 
 
 def test_invalid_cnic_is_a_field_error_not_a_crash(client: Client) -> None:
-    page = client.post(reverse("accounts:citizen_login") + "?lang=ur", {"step": "cnic", "cnic": "12-34"})
+    page = client.post(
+        reverse("accounts:citizen_login") + "?lang=ur", {"step": "cnic", "cnic": "12-34"}
+    )
     assert page.status_code == 200 and b"errorlist" in page.content
 
 
 def test_citizen_sees_who_looked_at_their_data(make_citizen: Any, staff_client: Any) -> None:
     citizen = make_citizen()
     officer = staff_client(Role.GRIEVANCE_OFFICER, ["Mardan"])
-    lookup = officer.post(reverse("accounts:citizen_lookup"), {"cnic": citizen.cnic, "purpose": "complaint GR-55"})
+    lookup = officer.post(
+        reverse("accounts:citizen_lookup"), {"cnic": citizen.cnic, "purpose": "complaint GR-55"}
+    )
     assert lookup.status_code == 200 and citizen.full_name.encode() in lookup.content
     mine = Client()
     mine.force_login(citizen)
@@ -131,18 +153,40 @@ def test_admin_without_totp_confirmation_is_refused(make_staff: Any, client: Cli
 
 def test_admin_creates_staff_and_bad_input_is_shown(staff_client: Any) -> None:
     admin = staff_client(Role.ADMINISTRATOR)
-    bad = admin.post(reverse("accounts:staff_list"), {"username": "X!", "full_name": "", "language": "ur",
-                                                      "roles": ["enrolment_officer"], "password": "short"})
+    bad = admin.post(
+        reverse("accounts:staff_list"),
+        {
+            "username": "X!",
+            "full_name": "",
+            "language": "ur",
+            "roles": ["enrolment_officer"],
+            "password": "short",
+        },
+    )
     assert bad.status_code == 200 and bad.content.count(b'class="errorlist"') >= 3
-    good = admin.post(reverse("accounts:staff_list"), {
-        "username": "enrol.bannu", "full_name": "Officer", "language": "ps", "roles": ["enrolment_officer"],
-        "districts": [__import__("rahdari.core.models", fromlist=["District"]).District.objects.get(name="Bannu").pk],
-        "password": "a-good-long-passphrase", "phone": ""})
+    good = admin.post(
+        reverse("accounts:staff_list"),
+        {
+            "username": "enrol.bannu",
+            "full_name": "Officer",
+            "language": "ps",
+            "roles": ["enrolment_officer"],
+            "districts": [
+                __import__("rahdari.core.models", fromlist=["District"])
+                .District.objects.get(name="Bannu")
+                .pk
+            ],
+            "password": "a-good-long-passphrase",
+            "phone": "",
+        },
+    )
     assert good.status_code == 302
     assert AuditEntry.objects.filter(action="accounts.staff_created", actor=admin.user).exists()
 
 
-def test_staff_list_query_count_is_fixed(staff_client: Any, make_staff: Any, django_assert_max_num_queries: Any) -> None:
+def test_staff_list_query_count_is_fixed(
+    staff_client: Any, make_staff: Any, django_assert_max_num_queries: Any
+) -> None:
     admin = staff_client(Role.ADMINISTRATOR)
     for _ in range(15):
         make_staff(Role.ENROLMENT_OFFICER, ["Swat", "Buner"])

@@ -76,10 +76,9 @@ def _ensure_staff(password: str) -> list[DemoLogin]:
 
 
 def _ensure_citizens(count: int, seed: int) -> list[DemoLogin]:
-    from rahdari.core.synthetic import generate_batches
-
     from rahdari.accounts.models import User
     from rahdari.accounts.services import citizen_register
+    from rahdari.core.synthetic import generate_batches
 
     existing = User.objects.filter(is_citizen=True).count()
     logins: list[DemoLogin] = []
