@@ -14,7 +14,9 @@ from rahdari.core.models import AuditEntry
 @pytest.mark.django_db
 def test_entries_chain_and_verify() -> None:
     for i in range(5):
-        audit_record(actor=None, action="test.did", subject=("test.thing", str(i)), changes={"i": i})
+        audit_record(
+            actor=None, action="test.did", subject=("test.thing", str(i)), changes={"i": i}
+        )
     entries = list(AuditEntry.objects.order_by("seq"))
     assert entries[0].prev_hash == "0" * 64
     assert all(b.prev_hash == a.entry_hash for a, b in zip(entries, entries[1:], strict=False))
@@ -33,7 +35,9 @@ def test_model_refuses_update_and_delete() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("statement", ["UPDATE core_auditentry SET action = 'x'", "DELETE FROM core_auditentry"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE core_auditentry SET action = 'x'", "DELETE FROM core_auditentry"]
+)
 def test_database_refuses_update_and_delete(statement: str) -> None:
     audit_record(actor=None, action="test.did", subject=("t", "1"))
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:

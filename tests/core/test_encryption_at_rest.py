@@ -34,14 +34,26 @@ def test_no_plaintext_pii_in_the_database(make_citizen: Any, make_staff: Any) ->
         make_citizen(cnic="1730112345671", phone="+923001112233", full_name="Gul Bibi Afridi"),
         make_citizen(cnic="2110198765432", phone="+923459876543", full_name="زرمینہ خٹک"),
     ]
-    make_staff(Role.ENROLMENT_OFFICER, ["Swat"], full_name="Sher Afzal Yousafzai", phone="03331234567")
+    make_staff(
+        Role.ENROLMENT_OFFICER, ["Swat"], full_name="Sher Afzal Yousafzai", phone="03331234567"
+    )
     assert OutboundMessage.objects.count() >= 3  # welcome and account messages carry names too
 
     dump = _raw_dump()
     assert "core_auditentry" in dump or "accounts.user" in dump  # the dump really has rows
     for needle in [
-        "1730112345671", "17301-1234567-1", "2110198765432", "+923001112233", "3001112233",
-        "+923459876543", "Gul Bibi", "Afridi", "زرمینہ", "Sher Afzal", "Yousafzai", "3331234567",
+        "1730112345671",
+        "17301-1234567-1",
+        "2110198765432",
+        "+923001112233",
+        "3001112233",
+        "+923459876543",
+        "Gul Bibi",
+        "Afridi",
+        "زرمینہ",
+        "Sher Afzal",
+        "Yousafzai",
+        "3331234567",
     ]:
         assert needle not in dump, f"{needle!r} found in plaintext"
 

@@ -17,7 +17,9 @@ def _raw_key_ids() -> set[str]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT cnic, phone, full_name FROM accounts_user WHERE is_citizen = %s", [True])
+        cursor.execute(
+            "SELECT cnic, phone, full_name FROM accounts_user WHERE is_citizen = %s", [True]
+        )
         return {crypto.key_id_of(v) for row in cursor.fetchall() for v in row if v}
 
 
@@ -30,7 +32,9 @@ def test_rotation_reencrypts_everything_and_retires_old_key(make_citizen: Any) -
 
     new = services.keys_rotate_start(actor=None)
     assert new != old
-    job = job_run(job_id=str(job_create(kind="core.keys_reencrypt", params={}, actor=None, enqueue=False).pk))
+    job = job_run(
+        job_id=str(job_create(kind="core.keys_reencrypt", params={}, actor=None, enqueue=False).pk)
+    )
 
     assert job.status == Job.Status.SUCCEEDED
     assert job.result["retired"] == [old]
@@ -44,7 +48,9 @@ def test_rotation_reencrypts_everything_and_retires_old_key(make_citizen: Any) -
 
 
 @pytest.mark.django_db(transaction=True)
-def test_crash_mid_rotation_resumes_without_redoing_work(make_citizen: Any, monkeypatch: Any) -> None:
+def test_crash_mid_rotation_resumes_without_redoing_work(
+    make_citizen: Any, monkeypatch: Any
+) -> None:
     for _ in range(9):
         make_citizen()
     services.keys_rotate_start(actor=None)
