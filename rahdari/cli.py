@@ -263,9 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rahdari.core.errors import ApplicationError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except ApplicationError as exc:
+        console.print(f"[bold red]Error ({exc.code}):[/] {exc.message}")
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -217,6 +217,7 @@ django.conf.locale.LANG_INFO["ps"] = {
     "name": "Pashto",
     "name_local": "پښتو",
 }
+LANGUAGES_BIDI = ["ur", "ps", "ar", "fa", "sd"]
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("ur", _("Urdu")), ("ps", _("Pashto"))]
 LANGUAGE_COOKIE_NAME = "rahdari_lang"

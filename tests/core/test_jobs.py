@@ -96,3 +96,17 @@ def test_someone_elses_job_is_not_visible(staff_client: Any) -> None:
     job = job_create(kind="test.count", params={"n": 1}, actor=owner.user, enqueue=False)
     assert owner.get(reverse("core:job_detail", args=[job.pk])).status_code == 200
     assert other.get(reverse("core:job_detail", args=[job.pk])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_runs_an_enqueued_job_through_the_task_queue() -> None:
+    from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
+
+    RUNS.clear()
+    job = job_create(kind="test.count", params={"n": 4}, actor=None)  # enqueued on commit
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
+    call_command("db_worker", "--batch", "--no-startup-delay", "--queue-name", "*", "-v", "0")
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED and job.done == 4
+    assert DBTaskResult.objects.get().status == "SUCCESSFUL"
