@@ -85,7 +85,10 @@ def _ensure_citizens(count: int, seed: int) -> list[DemoLogin]:
     if existing < count:
         from rahdari.core.synthetic import generate_batches
 
-        for person in _adults_with_phones(generate_batches(households=count * 2, seed=seed)):
+        # Adults spread evenly over a few thousand households, so every district shows up.
+        candidates = list(_adults_with_phones(generate_batches(households=4000, seed=seed)))
+        step = max(1, len(candidates) // (count * 2))
+        for person in candidates[::step]:
             if existing >= count:
                 break
             language = ["ps", "ur", "en"][existing % 3]
@@ -123,7 +126,7 @@ def _adults_with_phones(batches: Any) -> Any:
                 yield {
                     "national_id": str(persons["national_id"][i]),
                     "mobile": str(persons["mobile"][i]),
-                    "full_name": f"{persons['given_name'][i]} {persons['family_name'][i]}",
+                    "full_name": f"{persons['given_name'][i]} {persons['family_name'][i]}".strip(),
                 }
 
 
@@ -164,9 +167,10 @@ def current_totp(username: str) -> str | None:
 
 
 def print_logins(logins: list[DemoLogin], console: Console) -> None:
+    console = Console(stderr=console.stderr, width=max(console.width, 150))
     table = Table(title="Rahdari demo province — logins (http://127.0.0.1:8000)")
     for column in ("kind", "login", "password / code", "role", "note"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "note")
     for item in logins:
         table.add_row(item.kind, item.login, item.secret, item.role, item.note)
     console.print(table)

@@ -20,6 +20,7 @@ The documentation of every column lives in ``docs/synthetic-data.md``.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -420,11 +421,11 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 class _GivenNames:
     latin: Column  # object array of str, males first then females
     urdu: Column
-    male_count: int
     # Per sex (0 male, 1 female) and tradition: indices into latin/urdu.
     order: tuple[IntArray, IntArray]
     offsets: tuple[IntArray, IntArray]
     counts: tuple[IntArray, IntArray]
+    steps: tuple[IntArray, IntArray]  # per tradition: a stride coprime with the count
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,14 +443,12 @@ def _given_names() -> _GivenNames:
     order: list[IntArray] = []
     offsets: list[IntArray] = []
     counts: list[IntArray] = []
-    male_count = 0
-    for sex, filename in enumerate(("names_male.csv", "names_female.csv")):
+    steps: list[IntArray] = []
+    for filename in ("names_male.csv", "names_female.csv"):
         rows = _read_csv(DATA_DIR / filename)
         base = len(latin)
         latin += [r["name"] for r in rows]
         urdu += [r["name_ur"] for r in rows]
-        if sex == 0:
-            male_count = len(rows)
         groups = [
             [base + i for i, r in enumerate(rows) if r["tradition"] == t] for t in _TRADITIONS
         ]
@@ -459,14 +458,23 @@ def _given_names() -> _GivenNames:
         sizes = np.array([len(g) for g in groups], dtype=np.int64)
         counts.append(sizes)
         offsets.append(np.cumsum(sizes) - sizes)
+        steps.append(np.array([_coprime_stride(int(k)) for k in sizes], dtype=np.int64))
     return _GivenNames(
         latin=_object_array(latin),
         urdu=_object_array(urdu),
-        male_count=male_count,
         order=(order[0], order[1]),
         offsets=(offsets[0], offsets[1]),
         counts=(counts[0], counts[1]),
+        steps=(steps[0], steps[1]),
     )
+
+
+def _coprime_stride(length: int) -> int:
+    """A stride near the golden ratio of ``length`` that visits every position once."""
+    stride = max(1, round(length * 0.618))
+    while math.gcd(stride, length) != 1:
+        stride -= 1
+    return stride
 
 
 @lru_cache(maxsize=1)
@@ -608,7 +616,11 @@ def _draw(cdf: FloatArray, u: FloatArray) -> IntArray:
 
 def _draw_rows(cdf: FloatArray, rows: IntArray, u: FloatArray) -> IntArray:
     """Index drawn from distribution ``cdf[rows[i]]`` for each ``u[i]``."""
-    return (cdf[rows] <= u[:, None]).sum(axis=1).astype(np.int64)
+    return _int64((cdf[rows] <= u[:, None]).sum(axis=1))
+
+
+def _int64(values: npt.ArrayLike) -> IntArray:
+    return np.asarray(values, dtype=np.int64)
 
 
 def _mix64(x: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
@@ -626,7 +638,7 @@ def _hash_mod(x: IntArray, modulus: int) -> IntArray:
 def _uniform_int(u: FloatArray, low: IntArray | int, high: IntArray | int) -> IntArray:
     """Integers uniform on ``[low, high]`` (inclusive, elementwise) from uniforms ``u``."""
     span = np.maximum(np.asarray(high) - np.asarray(low) + 1, 1)
-    return (np.asarray(low) + np.floor(u * span)).astype(np.int64)
+    return _int64(np.asarray(low) + np.floor(u * span))
 
 
 def _logistic(x: FloatArray) -> FloatArray:
@@ -636,7 +648,7 @@ def _logistic(x: FloatArray) -> FloatArray:
 # --------------------------------------------------------------------------- identity numbers
 
 _CNIC_SERIALS: Final = 10**7
-_CNIC_STEP: Final = 3_141_593  # coprime with 10**7: the serial walk is a permutation
+_CNIC_STEP: Final = 3_141_593  # coprime with 10: every walk below is a permutation
 _MOBILE_STEP: Final = 2_718_281
 _ACCOUNT_SERIALS: Final = 10**12
 _ACCOUNT_STEP: Final = 7_777_777
@@ -679,43 +691,59 @@ _BANK_MOD97: Final = np.array([_letters_value(c) % 97 for c in _BANK_CODES], dty
 
 @dataclass(slots=True)
 class _Counters:
-    """How many numbers each series has handed out so far, in household order."""
+    """How many numbers each series has handed out so far, in household order.
+
+    ``salt`` (from the seed) shifts where each series starts, so that another
+    seed gives other numbers, not the same numbers to other people.
+    """
+
+    salt: int
 
     cnic: IntArray = field(default_factory=lambda: np.zeros(2 * 100_000, dtype=np.int64))
     mobile: IntArray = field(default_factory=lambda: np.zeros(_PREFIXES.size, dtype=np.int64))
     account: IntArray = field(default_factory=lambda: np.zeros(len(_BANK_CODES), dtype=np.int64))
 
 
-def _take_numbers(counters: IntArray, groups: IntArray) -> IntArray:
-    """The next free number of each row's series, rows taken in order; advances ``counters``."""
+def _ranks(groups: IntArray, n_groups: int) -> tuple[IntArray, IntArray]:
+    """Each row's position among the earlier rows of its group, and the size of every group."""
     order = np.argsort(groups, kind="stable")
-    per_group = np.bincount(groups, minlength=counters.size)
+    per_group = np.bincount(groups, minlength=n_groups)
     starts = np.cumsum(per_group) - per_group
     rank = np.empty(groups.size, dtype=np.int64)
     rank[order] = np.arange(groups.size, dtype=np.int64) - starts[groups[order]]
+    return rank, _int64(per_group)
+
+
+def _take_numbers(counters: IntArray, groups: IntArray) -> IntArray:
+    """The next free number of each row's series, rows taken in order; advances ``counters``."""
+    rank, per_group = _ranks(groups, counters.size)
     numbers = counters[groups] + rank
     counters += per_group
     return numbers
 
 
-def _national_ids(
-    counters: _Counters, locality: IntArray, male: BoolArray
-) -> npt.NDArray[np.int64]:
+def _national_ids(counters: _Counters, locality: IntArray, male: BoolArray) -> IntArray:
     """13-digit CNIC/CRC numbers: 5-digit locality, 7-digit serial, sex digit (odd = male).
 
-    Numbers are handed out per (locality, sex) from a counter, and the serial
-    is an affine permutation of that counter, so no two persons ever share one.
+    Each (locality, sex) series hands out numbers 0, 1, 2, ... in household
+    order; an affine permutation of [0, digits * 10**7) turns the n-th number
+    into a (serial, sex digit) pair, so no two persons ever share a number and
+    members of one family do not get neighbouring ones.
     """
     groups = locality * 2 + (~male).astype(np.int64)
     index = _take_numbers(counters.cnic, groups)
-    digits = np.where(male, 5, 4)
-    serial_index = index // digits
-    if serial_index.size and int(serial_index.max()) >= _CNIC_SERIALS:
-        raise OverflowError("more persons in one locality than 7-digit CNIC serials")
-    last = np.where(male, _MALE_DIGITS[index % 5], _FEMALE_DIGITS[index % 4])
-    offset = _hash_mod(locality, _CNIC_SERIALS)
-    serial = (serial_index * _CNIC_STEP + offset) % _CNIC_SERIALS
-    return locality * 10**8 + serial * 10 + last
+    digits = np.where(male, _MALE_DIGITS.size, _FEMALE_DIGITS.size)
+    space = digits * _CNIC_SERIALS
+    if index.size and bool(np.any(index >= space)):
+        raise OverflowError("more persons of one sex in one locality than CNIC numbers")
+    permuted = (index * _CNIC_STEP + _hash_mod(groups ^ counters.salt, 10**9)) % space
+    serial = permuted // digits
+    last = np.where(
+        male,
+        _MALE_DIGITS[permuted % _MALE_DIGITS.size],
+        _FEMALE_DIGITS[permuted % _FEMALE_DIGITS.size],
+    )
+    return _int64(locality * 10**8 + serial * 10 + last)
 
 
 def _mobiles(counters: _Counters, u: FloatArray) -> Column:
@@ -724,7 +752,7 @@ def _mobiles(counters: _Counters, u: FloatArray) -> Column:
     if index.size and int(index.max()) >= 10**7:
         raise OverflowError("mobile prefix exhausted")
     prefix = _PREFIXES[prefix_index]
-    subscriber = (index * _MOBILE_STEP + _hash_mod(prefix, 10**7)) % 10**7
+    subscriber = (index * _MOBILE_STEP + _hash_mod(prefix ^ counters.salt, 10**7)) % 10**7
     digits = 92 * 10**10 + prefix * 10**7 + subscriber  # 92 3xx nnnnnnn
     return np.strings.add("+", digits.astype(np.dtypes.StringDType()))
 
@@ -734,7 +762,8 @@ def _ibans(counters: _Counters, u_bank: FloatArray, u_branch: FloatArray) -> Col
     index = _take_numbers(counters.account, bank)
     if index.size and int(index.max()) >= _ACCOUNT_SERIALS:
         raise OverflowError("bank account serials exhausted")
-    serial = (index * _ACCOUNT_STEP + _hash_mod(bank, _ACCOUNT_SERIALS)) % _ACCOUNT_SERIALS
+    start = _hash_mod(bank ^ counters.salt, _ACCOUNT_SERIALS)
+    serial = (index * _ACCOUNT_STEP + start) % _ACCOUNT_SERIALS
     branch = _uniform_int(u_branch, 1, 9_999)
     account = branch * _ACCOUNT_SERIALS + serial  # 4-digit branch + 12-digit serial
     check = _iban_check(_BANK_MOD97[bank], account)
@@ -769,7 +798,8 @@ def generate_batches(
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
     model = _model(tuple(districts) if districts is not None else _load_districts_default())
-    counters = _Counters()
+    salt = int(np.random.SeedSequence(seed).generate_state(1, np.uint64)[0] >> np.uint64(1))
+    counters = _Counters(salt=salt)
     pending: list[SyntheticBatch] = []
     pending_count = 0
     batch_index = 0
@@ -777,10 +807,11 @@ def generate_batches(
         block = _generate_block(
             model, counters, seed, block_index, first, min(BLOCK_SIZE, households - first)
         )
+        person_offsets = np.concatenate([[0], np.cumsum(block.households["household_size"])])
         taken = 0
         while taken < block.household_count:
             take = min(batch_size - pending_count, block.household_count - taken)
-            pending.append(_slice(block, taken, taken + take))
+            pending.append(_slice(block, person_offsets, taken, taken + take))
             pending_count += take
             taken += take
             if pending_count == batch_size:
@@ -795,12 +826,13 @@ def _load_districts_default() -> tuple[District, ...]:
     return _load_districts(str(districts_csv_path()))
 
 
-def _slice(batch: SyntheticBatch, start: int, stop: int) -> SyntheticBatch:
+def _slice(
+    batch: SyntheticBatch, person_offsets: IntArray, start: int, stop: int
+) -> SyntheticBatch:
+    """Households ``start:stop`` of the batch with their members (views, no copies)."""
     if start == 0 and stop == batch.household_count:
         return batch
-    sizes = batch.households["household_size"]
-    person_start = int(sizes[:start].sum())
-    person_stop = person_start + int(sizes[start:stop].sum())
+    person_start, person_stop = int(person_offsets[start]), int(person_offsets[stop])
     return SyntheticBatch(
         index=batch.index,
         first_household=batch.first_household + start,
@@ -827,35 +859,135 @@ def _generate_block(
     rng = np.random.Generator(
         np.random.PCG64(np.random.SeedSequence(entropy=seed, spawn_key=(block_index,)))
     )
-    n = count
-    one = np.ones(n, dtype=np.int64)
+    place = _draw_places(model, rng, count)
+    household = _draw_composition(rng, place)
+    members = _draw_members(rng, household)
+    names = _draw_names(rng, model, place, household, members)
+    identity = _draw_identity(rng, model, counters, place, members)
+    survey = _draw_survey(rng, place, household, members, identity)
 
-    # Where the household lives.
+    number = first + np.arange(count, dtype=np.int64) + 1
+    household_id = _prefixed_digits("HH", number, 10)
+    hh, role, male = members.household, members.role, members.male
+    households: Columns = {
+        "household_id": household_id,
+        "district": model.district_names[place.district],
+        "tehsil": model.tehsil_names[place.tehsil],
+        "union_council": model.uc_names[place.union_council],
+        "village": model.village_latin[place.village],
+        "village_ur": model.village_urdu[place.village],
+        "area": _AREAS[place.urban.astype(np.intp)],
+        "household_size": household.size,
+        **survey,
+        "head_is_widow": household.female_head & (household.head_marital == _WIDOWED),
+        "female_head": household.female_head,
+    }
+    households = {name: households[name] for name in HOUSEHOLD_COLUMNS}
+    given, family = _given_names(), _family_names()
+    full_latin, full_urdu = _full_names()
+    relationship = np.where(role == _CHILD, np.where(male, 2, 3), _ROLE_RELATIONSHIP[role])
+    persons: Columns = {
+        "person_id": _prefixed_digits("P", number[hh] * 100 + members.number, 12),
+        "household_id": household_id[hh],
+        "member_no": members.number,
+        "relationship": _object_array(RELATIONSHIPS)[relationship],
+        "given_name": given.latin[names.given],
+        "given_name_ur": given.urdu[names.given],
+        "family_name": family.latin[names.family],
+        "family_name_ur": family.urdu[names.family],
+        "father_or_husband_name": full_latin[names.father_or_husband],
+        "father_or_husband_name_ur": full_urdu[names.father_or_husband],
+        "sex": _SEXES[male.astype(np.intp)],
+        "date_of_birth": identity.date_of_birth,
+        "marital_status": _object_array(MARITAL_STATUSES)[members.marital],
+        "id_document": _ID_DOCUMENTS[members.adult.astype(np.intp)],
+        "national_id": identity.national_id,
+        "mobile": identity.mobile,
+        "iban": identity.iban,
+    }
+    return SyntheticBatch(
+        index=block_index, first_household=first, households=households, persons=persons
+    )
+
+
+_AREAS: Final = _object_array(["rural", "urban"])
+_SEXES: Final = _object_array(["F", "M"])
+_ID_DOCUMENTS: Final = _object_array(["crc", "cnic"])
+
+
+@dataclass(frozen=True, slots=True)
+class _Places:
+    district: IntArray
+    tehsil: IntArray  # global tehsil index
+    urban: BoolArray
+    union_council: IntArray  # 1-based within the tehsil
+    village: IntArray  # index into the model's village names
+    mountain: BoolArray
+    merged: BoolArray
+    wealth: FloatArray  # the latent variable; never emitted
+
+
+def _draw_places(model: _Model, rng: np.random.Generator, n: int) -> _Places:
+    """Where each household lives, and its latent wealth."""
     district = _draw(model.district_cdf, rng.random(n))
     tehsil = model.tehsil_offset[district] + _uniform_int(
         rng.random(n), 0, model.tehsil_count[district] - 1
     )
     urban = rng.random(n) < model.urban_share[district]
     uc = _uniform_int(rng.random(n), 1, model.uc_count[tehsil])
+    # A handful of villages (or urban mohallas) per union council; the name is a
+    # fixed hash of the place, so the same village always has the same name.
     village_no = _uniform_int(rng.random(n), 0, np.where(urban, 5, 7))
-    village_key = ((tehsil * 128 + uc) * 16 + village_no) * 2 + urban
-    n_urban_names = model.village_latin.size - model.rural_villages
+    key = ((tehsil * 128 + uc) * 16 + village_no) * 2 + urban
+    urban_names = model.village_latin.size - model.rural_villages
     village = np.where(
         urban,
-        model.rural_villages + _hash_mod(village_key, n_urban_names),
-        _hash_mod(village_key, model.rural_villages),
+        model.rural_villages + _hash_mod(key, urban_names),
+        _hash_mod(key, model.rural_villages),
     )
-    mountain = model.mountain[district]
-    merged = model.merged[district]
+    wealth = rng.standard_normal(n) + model.wealth_shift[district] + 0.6 * urban
+    return _Places(
+        district=district,
+        tehsil=tehsil,
+        urban=urban,
+        union_council=uc,
+        village=village,
+        mountain=model.mountain[district],
+        merged=model.merged[district],
+        wealth=wealth + _WEALTH_OFFSET,
+    )
 
-    # The latent wealth that every observable answer leans on; never emitted.
-    wealth = rng.standard_normal(n) + model.wealth_shift[district] + 0.6 * urban + _WEALTH_OFFSET
 
-    # Household size: negative binomial around 5.3 extra members, poorer households larger.
-    mean_extra = 5.3 * np.exp(-0.10 * wealth)
-    size = np.clip(1 + rng.poisson(rng.gamma(8.0, mean_extra / 8.0)), 1, 15).astype(np.int64)
+@dataclass(frozen=True, slots=True)
+class _Composition:
+    """Per household: who lives there (counts per role) and the ages that tie them together."""
 
-    # The head.
+    size: IntArray
+    female_head: BoolArray
+    head_marital: IntArray
+    head_age: IntArray
+    spouse_age: IntArray
+    father_age: IntArray
+    mother_age: IntArray
+    has_father: BoolArray
+    has_mother: BoolArray
+    has_dil: BoolArray
+    counts: IntArray  # (households, 8) in role order
+    youngest_child: IntArray
+    oldest_child: IntArray
+    son_age: IntArray
+    dil_age: IntArray
+    grandchild_oldest: IntArray
+
+
+def _draw_composition(rng: np.random.Generator, place: _Places) -> _Composition:
+    n = place.wealth.size
+    # Size: 1 + negative binomial around 5.3, poorer households larger; the
+    # rare draws above 15 are folded back onto 10-15 rather than piled on 15.
+    mean_extra = 5.34 * np.exp(-0.10 * place.wealth)
+    raw = 1 + rng.poisson(rng.gamma(8.0, mean_extra / 8.0))
+    size = np.where(raw > 15, 10 + raw % 6, raw).astype(np.int64)
+
     female_head = rng.random(n) < np.where(size == 1, 0.25, 0.09)
     u = rng.random(n)
     head_marital = np.where(
@@ -863,24 +995,25 @@ def _generate_block(
         np.select([u < 0.60, u < 0.88, u < 0.94], [_WIDOWED, _MARRIED, _DIVORCED], _NEVER),
         np.select([u < 0.93, u < 0.97, u < 0.99], [_MARRIED, _WIDOWED, _NEVER], _DIVORCED),
     ).astype(np.int64)
-    # A never-married head of three or more is a relabelled married (or widowed) one.
+    # A never-married head of three or more is relabelled married (men) or widowed (women).
     head_marital = np.where(
         (head_marital == _NEVER) & (size > 2),
         np.where(female_head, _WIDOWED, _MARRIED),
         head_marital,
     )
-    head_age = rng.normal(44.0, 12.0, n) + 10.0 * (head_marital == _WIDOWED)
-    head_age = np.where(head_marital == _NEVER, rng.normal(28.0, 5.0, n), head_age)
-    head_age = np.clip(np.rint(head_age), 20, 90).astype(np.int64)
+    head_age_f = rng.normal(44.0, 12.0, n) + 10.0 * (head_marital == _WIDOWED)
+    head_age_f = np.where(head_marital == _NEVER, rng.normal(28.0, 5.0, n), head_age_f)
+    head_age = np.clip(np.rint(head_age_f), 20, 90).astype(np.int64)
 
-    # Spouse, head's parents, a married son with his wife and children, another relative.
+    # A wife is present in almost every married man's household; a married
+    # woman heading a household usually has her husband away (often abroad).
     has_spouse = (
         (size >= 2)
         & (head_marital == _MARRIED)
         & (rng.random(n) < np.where(female_head, 0.15, 0.97))
     )
-    spouse_gap = _uniform_int(rng.random(n), 2, 10)
-    spouse_age = np.where(female_head, head_age + spouse_gap, np.maximum(head_age - spouse_gap, 18))
+    gap = _uniform_int(rng.random(n), 2, 10)
+    spouse_age = np.where(female_head, head_age + gap, np.maximum(head_age - gap, 18))
     free = size - 1 - has_spouse
     parents_possible = (head_age < 50) & (free >= 2)
     has_mother = parents_possible & (rng.random(n) < 0.30)
@@ -889,34 +1022,78 @@ def _generate_block(
     father_age = np.minimum(head_age + _uniform_int(rng.random(n), 22, 34), 95)
     mother_age = np.minimum(head_age + _uniform_int(rng.random(n), 18, 28), 92)
 
-    child_mother_age = np.where(
-        female_head, head_age, np.where(has_spouse, spouse_age, head_age - 6)
-    )
-    oldest_child = np.clip(child_mother_age - 18, 0, 35)
-    youngest_child = np.clip(child_mother_age - 45, 0, oldest_child)
-    has_dil = (head_age >= 45) & (child_mother_age >= 40) & (free >= 3) & (rng.random(n) < 0.45)
+    # Children were born when their mother was 18 to 45.
+    mothers_age = np.where(female_head, head_age, np.where(has_spouse, spouse_age, head_age - 6))
+    oldest_child = np.clip(mothers_age - 18, 0, 35)
+    youngest_child = np.clip(mothers_age - 45, 0, oldest_child)
+    # Older couples often live with a married son, his wife and their children.
+    has_dil = (head_age >= 45) & (mothers_age >= 40) & (free >= 3) & (rng.random(n) < 0.45)
     grandchildren = np.where(has_dil, np.minimum(rng.poisson(1.8, n), free - 2), 0)
     after_dil = free - has_dil * (1 + grandchildren)
     has_other = (after_dil - 1 >= has_dil) & (after_dil >= 1) & (rng.random(n) < 0.08)
     children = after_dil - has_other
     son_age = _uniform_int(rng.random(n), 20, np.maximum(oldest_child, 20))
     dil_age = np.maximum(son_age - _uniform_int(rng.random(n), 1, 6), 18)
-    grandchild_oldest = np.clip(dil_age - 18, 0, 20)
 
     counts = np.stack(
-        [one, has_spouse, has_father, has_mother, children, has_dil, grandchildren, has_other],
+        [
+            np.ones(n, dtype=np.int64),
+            has_spouse,
+            has_father,
+            has_mother,
+            children,
+            has_dil,
+            grandchildren,
+            has_other,
+        ],
         axis=1,
     ).astype(np.int64)
-    persons_total = int(size.sum())
-    role = np.repeat(np.tile(np.arange(8, dtype=np.int64), n), counts.ravel())
-    hh = np.repeat(np.arange(n, dtype=np.int64), size)
-    person_start = np.cumsum(size) - size
-    member = np.arange(persons_total, dtype=np.int64) - person_start[hh]
-    first_child = 1 + has_spouse + has_father + has_mother
-    married_son = (role == _CHILD) & (member == first_child[hh]) & has_dil[hh]
+    return _Composition(
+        size=size,
+        female_head=female_head,
+        head_marital=head_marital.astype(np.int64),
+        head_age=head_age,
+        spouse_age=spouse_age,
+        father_age=father_age,
+        mother_age=mother_age,
+        has_father=has_father,
+        has_mother=has_mother,
+        has_dil=has_dil,
+        counts=counts,
+        youngest_child=youngest_child,
+        oldest_child=oldest_child,
+        son_age=son_age,
+        dil_age=dil_age,
+        grandchild_oldest=np.clip(dil_age - 18, 0, 20),
+    )
 
-    # Sex, age and marital status of every member.
-    coin = rng.random(persons_total)
+
+@dataclass(frozen=True, slots=True)
+class _Members:
+    household: IntArray  # row of the person's household in the block
+    start: IntArray  # per household: row of its head
+    number: IntArray  # 1-based member number, head first
+    role: IntArray
+    married_son: BoolArray
+    first_child: IntArray  # per household: member offset of the first child
+    male: BoolArray
+    age: IntArray
+    adult: BoolArray
+    marital: IntArray
+
+
+def _draw_members(rng: np.random.Generator, household: _Composition) -> _Members:
+    c = household
+    n = c.size.size
+    total = int(c.size.sum())
+    role = np.repeat(np.tile(np.arange(8, dtype=np.int64), n), c.counts.ravel())
+    hh = np.repeat(np.arange(n, dtype=np.int64), c.size)
+    start = np.cumsum(c.size) - c.size
+    offset = np.arange(total, dtype=np.int64) - start[hh]
+    first_child = c.counts[:, :_CHILD].sum(axis=1)
+    married_son = (role == _CHILD) & (offset == first_child[hh]) & c.has_dil[hh]
+
+    coin = rng.random(total)
     male = np.select(
         [
             role == _HEAD,
@@ -925,10 +1102,10 @@ def _generate_block(
             (role == _MOTHER) | (role == _DIL),
             married_son,
         ],
-        [~female_head[hh], female_head[hh], True, False, True],
+        [~c.female_head[hh], c.female_head[hh], True, False, True],
         coin < 0.515,
     ).astype(np.bool_)
-    u = rng.random(persons_total)
+    u = rng.random(total)
     age = np.select(
         [
             role == _HEAD,
@@ -941,19 +1118,21 @@ def _generate_block(
             role == _GRANDCHILD,
         ],
         [
-            head_age[hh],
-            spouse_age[hh],
-            father_age[hh],
-            mother_age[hh],
-            son_age[hh],
-            _uniform_int(u, youngest_child[hh], oldest_child[hh]),
-            dil_age[hh],
-            _uniform_int(u, 0, grandchild_oldest[hh]),
+            c.head_age[hh],
+            c.spouse_age[hh],
+            c.father_age[hh],
+            c.mother_age[hh],
+            c.son_age[hh],
+            _uniform_int(u, c.youngest_child[hh], c.oldest_child[hh]),
+            c.dil_age[hh],
+            _uniform_int(u, 0, c.grandchild_oldest[hh]),
         ],
-        _uniform_int(u, 5, 70),
+        _uniform_int(u, 5, 70),  # another relative: a sibling, nephew, aunt
     ).astype(np.int64)
 
-    u = rng.random(persons_total)
+    # Daughters who are divorced or widowed come back to their parents' home;
+    # a son's wife lives with him, so other sons are unmarried.
+    u = rng.random(total)
     grown_child = np.select(
         [
             ~male & (age >= 20) & (u < 0.05),
@@ -963,8 +1142,8 @@ def _generate_block(
         [_DIVORCED, _WIDOWED, _WIDOWED],
         _NEVER,
     )
-    other = np.select([u < 0.45, u < 0.65, u < 0.95], [_NEVER, _MARRIED, _WIDOWED], _DIVORCED)
-    both_parents = (has_father & has_mother)[hh]
+    relative = np.select([u < 0.45, u < 0.65, u < 0.95], [_NEVER, _MARRIED, _WIDOWED], _DIVORCED)
+    both_parents = (c.has_father & c.has_mother)[hh]
     marital = np.select(
         [
             role == _HEAD,
@@ -974,257 +1153,297 @@ def _generate_block(
             role == _OTHER,
         ],
         [
-            head_marital[hh],
+            c.head_marital[hh],
             _MARRIED,
             np.where(both_parents, _MARRIED, _WIDOWED),
             grown_child,
-            other,
+            relative,
         ],
         _NEVER,
     ).astype(np.int64)
     marital = np.where((age < 18) & (role != _HEAD), _NEVER, marital)
-
-    # Names: each household has a naming tradition and a family (tribal) name.
-    given = _given_names()
-    family = _family_names()
-    tradition = _draw_rows(model.tradition_cdf, district, rng.random(n))
-    person_tradition = np.where(rng.random(persons_total) < 0.6, tradition[hh], 2)
-    given_idx = _pick_given(given, male, person_tradition, rng.random(persons_total))
-    # Names of men who are not (all) members: head's father, grandfather, husband; a stranger.
-    extra_tradition = np.where(rng.random((4, n)) < 0.6, tradition, 2)
-    gf_given, ggf_given, husband_given, aux_given = (
-        _pick_given(given, np.ones(n, dtype=np.bool_), extra_tradition[i], rng.random(n))
-        for i in range(4)
+    return _Members(
+        household=hh,
+        start=start,
+        number=offset + 1,
+        role=role,
+        married_son=married_son,
+        first_child=first_child,
+        male=male,
+        age=age,
+        adult=age >= 18,
+        marital=marital,
     )
-    given_idx = np.where(role == _FATHER, gf_given[hh], given_idx)
-    given_idx = np.where((role == _SPOUSE) & male, husband_given[hh], given_idx)
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    given: IntArray  # index into the given-name vocabulary
+    family: IntArray  # index into the family-name vocabulary
+    father_or_husband: IntArray  # index into the "given family" vocabulary
+
+
+def _draw_names(
+    rng: np.random.Generator,
+    model: _Model,
+    place: _Places,
+    household: _Composition,
+    members: _Members,
+) -> _Names:
+    """Given, family and father's/husband's names that agree within the household.
+
+    Children carry the head's family name and name him (or, under a female head,
+    her husband) as father; a wife names her husband; the head's parents are
+    the father and mother that the head names. Women keep their birth family name.
+    """
+    n, total = place.district.size, members.role.size
+    hh, role, male = members.household, members.role, members.male
+    given = _given_names()
+    tradition = _draw_rows(model.tradition_cdf, place.district, rng.random(n))
+    # Six names in ten follow the household's tradition, the rest are pan-Pakistani.
+    person_tradition = np.where(rng.random(total) < 0.6, tradition[hh], 2)
+    given_idx = _pick_distinct_given(given, hh, male, person_tradition, rng.random(6 * n))
+    # Men named but not (always) present: the head's father and grandfather,
+    # a female head's husband, and the father or husband of another relative.
+    men = np.ones(n, dtype=np.bool_)
+    extra = np.where(rng.random((4, n)) < 0.6, tradition, 2)
+    gf, ggf, husband, aux = (_pick_given(given, men, extra[i], rng.random(n)) for i in range(4))
+    given_idx = np.where(role == _FATHER, gf[hh], given_idx)
+    given_idx = np.where((role == _SPOUSE) & male, husband[hh], given_idx)
 
     fam_head, fam_wife, fam_mother, fam_dil, fam_other = (
-        _draw_rows(model.family_cdf, district, rng.random(n)) for _ in range(5)
+        _draw_rows(model.family_cdf, place.district, rng.random(n)) for _ in range(5)
     )
-    same_family = rng.random((3, n)) < 0.5  # marriage within the family is common
-    fam_wife = np.where(same_family[0], fam_head, fam_wife)
-    fam_mother = np.where(same_family[1], fam_head, fam_mother)
-    fam_dil = np.where(same_family[2], fam_head, fam_dil)
+    within = rng.random((3, n)) < 0.5  # marriage within the family is common
+    fam_wife = np.where(within[0], fam_head, fam_wife)
+    fam_mother = np.where(within[1], fam_head, fam_mother)
+    fam_dil = np.where(within[2], fam_head, fam_dil)
     family_idx = np.select(
-        [
-            (role == _SPOUSE) & ~male,
-            role == _MOTHER,
-            role == _DIL,
-            role == _OTHER,
-        ],
+        [(role == _SPOUSE) & ~male, role == _MOTHER, role == _DIL, role == _OTHER],
         [fam_wife[hh], fam_mother[hh], fam_dil[hh], fam_other[hh]],
         fam_head[hh],
     ).astype(np.int64)
 
-    head_given = given_idx[person_start]
-    son_given = given_idx[np.minimum(person_start + first_child, persons_total - 1)]
-    children_father = np.where(female_head, husband_given, head_given)
-    ever_married_woman = ~male & (marital != _NEVER)
+    head_given = given_idx[members.start]
+    son_given = given_idx[np.minimum(members.start + members.first_child, total - 1)]
+    childrens_father = np.where(household.female_head, husband, head_given)
+    ever_married_woman = ~male & (members.marital != _NEVER)
     fh_given = np.select(
         [
             role == _HEAD,
             (role == _SPOUSE) & ~male,
-            (role == _SPOUSE) & male,
             role == _FATHER,
             role == _MOTHER,
-            (role == _CHILD) & ever_married_woman,
-            role == _CHILD,
+            (role == _CHILD) & ~ever_married_woman,
             (role == _DIL) | (role == _GRANDCHILD),
         ],
         [
-            np.where(ever_married_woman, husband_given[hh], gf_given[hh]),
+            np.where(ever_married_woman, husband[hh], gf[hh]),
             head_given[hh],
-            aux_given[hh],
-            ggf_given[hh],
-            gf_given[hh],
-            aux_given[hh],
-            children_father[hh],
+            ggf[hh],
+            gf[hh],
+            childrens_father[hh],
             son_given[hh],
         ],
-        aux_given[hh],
+        aux[hh],  # a male spouse's father; a returned daughter's husband; a relative's
     ).astype(np.int64)
     fh_family = np.where(
         ((role == _CHILD) & ever_married_woman) | (role == _OTHER), fam_other[hh], fam_head[hh]
     )
-    full_latin, full_urdu = _full_names()
-    full_index = fh_given * family.latin.size + fh_family
+    return _Names(
+        given=given_idx,
+        family=family_idx,
+        father_or_husband=fh_given * _family_names().latin.size + fh_family,
+    )
 
-    # Dates of birth, identity documents and numbers.
-    birth_day = _uniform_int(rng.random(persons_total), 0, 364)
-    birth_year_start = (
-        (REFERENCE_DATE.astype("datetime64[Y]").astype(np.int64) - age)
-        .astype("datetime64[Y]")
-        .astype("datetime64[M]")
-        + np.timedelta64(6, "M")
+
+@dataclass(frozen=True, slots=True)
+class _Identity:
+    date_of_birth: npt.NDArray[np.datetime64]
+    national_id: Column
+    mobile: Column
+    iban: Column
+    has_mobile: BoolArray
+
+
+def _draw_identity(
+    rng: np.random.Generator,
+    model: _Model,
+    counters: _Counters,
+    place: _Places,
+    members: _Members,
+) -> _Identity:
+    total = members.role.size
+    hh, male = members.household, members.male
+    # Born on one of the 365 days up to the birthday that made them `age` at REFERENCE_DATE.
+    day = _uniform_int(rng.random(total), 0, 364)
+    year = REFERENCE_DATE.astype("datetime64[Y]").astype(np.int64) - members.age
+    birthday = (
+        year.astype("datetime64[Y]").astype("datetime64[M]") + np.timedelta64(6, "M")
     ).astype("datetime64[D]")
-    date_of_birth = birth_year_start - birth_day.astype("timedelta64[D]")
-    adult = age >= 18
-    uc_digit = (uc - 1) % 9 + 1
-    locality = (model.locality_base[tehsil] + uc_digit)[hh]
+    date_of_birth = birthday - day.astype("timedelta64[D]")
+
+    locality = (model.locality_base[place.tehsil] + (place.union_council - 1) % 9 + 1)[hh]
     national_id = _national_ids(counters, locality, male)
 
-    hh_wealth = wealth[hh]
-    p_mobile = np.clip(
-        np.where(male, 0.90, 0.64) + np.where(male, 0.04, 0.08) * hh_wealth, 0.05, 0.99
-    )
-    has_mobile = adult & (rng.random(persons_total) < p_mobile)
-    u_prefix = rng.random(persons_total)
-    mobile = np.full(persons_total, "", dtype=np.dtypes.StringDType())
+    wealth = place.wealth[hh]
+    sdt = np.dtypes.StringDType()
+    p_mobile = np.where(male, 0.90 + 0.04 * wealth, 0.70 + 0.08 * wealth)
+    has_mobile = members.adult & (rng.random(total) < np.clip(p_mobile, 0.05, 0.99))
+    u_prefix = rng.random(total)
+    mobile = np.full(total, "", dtype=sdt)
     mobile[has_mobile] = _mobiles(counters, u_prefix[has_mobile])
 
-    p_bank = np.clip(np.where(male, 0.46, 0.22) + 0.08 * hh_wealth, 0.02, 0.95)
-    has_iban = adult & (rng.random(persons_total) < p_bank)
-    u_bank = rng.random(persons_total)
-    u_branch = rng.random(persons_total)
-    iban = np.full(persons_total, "", dtype=np.dtypes.StringDType())
+    p_bank = np.where(male, 0.48, 0.23) + 0.08 * wealth
+    has_iban = members.adult & (rng.random(total) < np.clip(p_bank, 0.02, 0.95))
+    u_bank, u_branch = rng.random(total), rng.random(total)
+    iban = np.full(total, "", dtype=sdt)
     iban[has_iban] = _ibans(counters, u_bank[has_iban], u_branch[has_iban])
+    return _Identity(
+        date_of_birth=date_of_birth,
+        national_id=national_id.astype(sdt),
+        mobile=mobile,
+        iban=iban,
+        has_mobile=has_mobile,
+    )
 
-    # Survey answers, each leaning on the latent wealth with its own noise.
-    female_member = ~male
+
+def _draw_survey(
+    rng: np.random.Generator,
+    place: _Places,
+    household: _Composition,
+    members: _Members,
+    identity: _Identity,
+) -> Columns:
+    """The socio-economic survey answers, each leaning on the latent wealth with its own noise."""
+    n, total = place.wealth.size, members.role.size
+    hh, age = members.household, members.age
+    wealth, urban, mountain, merged = place.wealth, place.urban, place.mountain, place.merged
+    size = household.size
+
     school_age = (age >= 5) & (age <= 16)
     p_school = _logistic(
-        1.0 + 0.9 * hh_wealth - 0.8 * female_member - 0.4 * merged[hh] + 0.3 * urban[hh]
+        1.0 + 0.9 * wealth[hh] - 0.8 * ~members.male - 0.4 * merged[hh] + 0.3 * urban[hh]
     )
-    in_school = school_age & (rng.random(persons_total) < p_school)
-    dependant = (age < 15) | (age >= 65)
-    dependants = np.bincount(hh, weights=dependant, minlength=n).astype(np.int64)
-    children_5_16 = np.bincount(hh, weights=school_age, minlength=n).astype(np.int64)
-    children_in_school = np.bincount(hh, weights=in_school, minlength=n).astype(np.int64)
-    mobiles_in_household = np.bincount(hh, weights=has_mobile, minlength=n)
+    in_school = school_age & (rng.random(total) < p_school)
 
-    p_educated = _logistic(0.5 + 1.1 * wealth - 1.6 * female_head - 0.5 * (head_age > 60))
+    def per_household(flags: BoolArray) -> IntArray:
+        return np.bincount(hh, weights=flags, minlength=n).astype(np.int64)
+
+    p_educated = _logistic(
+        0.5 + 1.1 * wealth - 1.6 * household.female_head - 0.5 * (household.head_age > 60)
+    )
     educated = rng.random(n) < p_educated
-    level = np.clip(np.floor(2.0 + 1.1 * wealth + rng.standard_normal(n)), 0, 5).astype(np.int64)
-    years = np.array([5, 8, 10, 12, 14, 16], dtype=np.int64)[level]
+    level = np.clip(np.floor(2.0 + 1.1 * wealth + rng.standard_normal(n)), 0, 5)
+    years = _SCHOOL_YEARS[level.astype(np.intp)]
     years = np.where(rng.random(n) < 0.1, _uniform_int(rng.random(n), 1, 4), years)
-    head_education = np.where(educated, years, 0)
 
     rooms_mean = np.clip(0.5 + 0.55 * (wealth + 1.2) + 0.10 * size, 0.1, None)
-    rooms = np.clip(1 + rng.poisson(rooms_mean), 1, 12).astype(np.int64)
 
-    def score(noise: float, urban_bonus: float = 0.0) -> FloatArray:
+    def wealth_signal(noise: float, urban_bonus: float = 0.0) -> FloatArray:
         return wealth + noise * rng.standard_normal(n) + urban_bonus * urban
 
-    r = score(0.8, 0.5)
+    r = wealth_signal(0.8, 0.5)
     roof = np.select([r > 0.8, r > 0.0, r > -0.7], [0, 1, 2], 3)
-    r = score(0.8, 0.4)
+    r = wealth_signal(0.8, 0.4)
     wall = np.where(
-        r > 0.3, 0, np.where(mountain, np.where(r < -1.6, 3, 1), np.where(r < -1.9, 3, 2))
+        r > 0.3, 0, np.where(mountain, np.where(r < -2.2, 3, 1), np.where(r < -2.4, 3, 2))
     )
-    r = score(0.8, 0.9)
+    r = wealth_signal(0.8, 0.9)
     toilet = np.select([urban & (r > 0.6), r > -0.1, r > -0.6, r > -1.3], [0, 1, 2, 3], 4)
-    r = score(0.8, 0.8)
+    r = wealth_signal(0.8, 0.8)
     water = np.select([r > 1.0, r > 0.2, r > -0.6, mountain, r > -1.3], [0, 1, 2, 4, 3], 5)
-    r = score(0.8)
+    r = wealth_signal(0.8)
     fuel = np.where(
         urban,
         np.select([r > -0.6, r > -1.2], [0, 1], 2),
         np.select([r > 1.3, r > 0.5, r > -1.0, mountain, rng.random(n) < 0.5], [0, 1, 2, 2, 3], 4),
     )
-    has_tv = score(0.9) > -0.3
-    has_fridge = score(0.8, 0.4) > 0.1
-    has_washing = score(0.9) > -0.1
-    has_motorcycle = score(1.0) > 0.6
-    has_car = score(0.8) > 1.7
-    has_ac = (score(0.7, 0.5) > 1.6) & ~(mountain & (rng.random(n) < 0.7))
+    has_ac = (wealth_signal(0.7, 0.5) > 1.8) & ~(mountain & (rng.random(n) < 0.7))
 
     rural = ~urban
     owns_land = rng.random(n) < np.where(rural, _logistic(-0.5 + 0.6 * wealth), 0.04)
     acres = np.clip(np.exp(rng.normal(-0.3 + 0.5 * wealth, 0.9)), 0.1, 200.0)
-    land_acres = np.where(owns_land, np.round(acres, 2), 0.0)
     keeps_livestock = rng.random(n) < np.where(rural, np.where(mountain, 0.65, 0.55), 0.05)
     cattle_mean = np.clip(1.0 + 0.3 * wealth + 0.4 * owns_land, 0.2, None)
-    cattle = np.where(keeps_livestock, np.minimum(rng.poisson(cattle_mean), 30), 0)
     goats_mean = 1.5 + 1.5 * mountain + 1.0 * merged
-    goats_sheep = np.where(keeps_livestock, np.minimum(rng.poisson(goats_mean), 80), 0)
 
     connected = rng.random(n) < np.where(merged, 0.80, 0.97)
-    bill = np.exp(rng.normal(7.4 + 0.45 * wealth + 0.25 * urban + 0.04 * size, 0.5)) * (
-        1.0 + 1.5 * has_ac
-    )
-    electricity_bill = np.where(connected, np.minimum(np.rint(bill), 150_000), 0).astype(np.int64)
-    phone = np.exp(rng.normal(5.8 + 0.25 * wealth, 0.45)) * mobiles_in_household
-    phone_bill = (np.rint(phone / 10.0) * 10).astype(np.int64)
-
-    has_disabled = rng.random(n) < 0.06 + 0.01 * (size >= 8) + 0.02 * (wealth < -1.0)
-    government_employee = rng.random(n) < _logistic(-3.0 + 0.9 * wealth + 0.5 * urban)
-    travelled_abroad = rng.random(n) < _logistic(-3.3 + 0.7 * wealth)
-
-    number = first + np.arange(n, dtype=np.int64) + 1
-    household_id = _prefixed_digits("HH", number, 10)
-    household_cols: Columns = {
-        "household_id": household_id,
-        "district": model.district_names[district],
-        "tehsil": model.tehsil_names[tehsil],
-        "union_council": model.uc_names[uc],
-        "village": model.village_latin[village],
-        "village_ur": model.village_urdu[village],
-        "area": np.where(urban, "urban", "rural").astype(object),
-        "household_size": size,
-        "dependants": dependants,
-        "head_education_years": head_education.astype(np.int64),
-        "children_5_16": children_5_16,
-        "children_in_school": children_in_school,
-        "rooms": rooms,
+    bill = np.exp(rng.normal(7.4 + 0.45 * wealth + 0.25 * urban + 0.04 * size, 0.5))
+    bill *= 1.0 + 1.5 * has_ac
+    phone = np.exp(rng.normal(5.8 + 0.25 * wealth, 0.45)) * per_household(identity.has_mobile)
+    return {
+        "dependants": per_household((age < 15) | (age >= 65)),
+        "head_education_years": np.where(educated, years, 0).astype(np.int64),
+        "children_5_16": per_household(school_age),
+        "children_in_school": per_household(in_school),
+        "rooms": np.clip(1 + rng.poisson(rooms_mean), 1, 12).astype(np.int64),
         "roof_material": _object_array(ROOF_MATERIALS)[roof],
         "wall_material": _object_array(WALL_MATERIALS)[wall],
         "toilet_type": _object_array(TOILET_TYPES)[toilet],
         "water_source": _object_array(WATER_SOURCES)[water],
         "cooking_fuel": _object_array(COOKING_FUELS)[fuel],
-        "has_tv": has_tv,
-        "has_fridge": has_fridge,
-        "has_washing_machine": has_washing,
-        "has_motorcycle": has_motorcycle,
-        "has_car": has_car,
+        "has_tv": wealth_signal(0.9) > -0.3,
+        "has_fridge": wealth_signal(0.8, 0.4) > 0.1,
+        "has_washing_machine": wealth_signal(0.9) > -0.1,
+        "has_motorcycle": wealth_signal(1.0) > 0.7,
+        "has_car": wealth_signal(0.8) > 2.0,
         "has_air_conditioner": has_ac,
-        "land_acres": land_acres.astype(np.float64),
-        "cattle": cattle.astype(np.int64),
-        "goats_sheep": goats_sheep.astype(np.int64),
-        "electricity_bill_pkr": electricity_bill,
-        "phone_bill_pkr": phone_bill,
-        "has_disabled_member": has_disabled,
-        "head_is_widow": female_head & (head_marital == _WIDOWED),
-        "female_head": female_head,
-        "government_employee_member": government_employee,
-        "member_travelled_abroad": travelled_abroad,
+        "land_acres": np.where(owns_land, np.round(acres, 2), 0.0),
+        "cattle": np.where(keeps_livestock, np.minimum(rng.poisson(cattle_mean), 30), 0),
+        "goats_sheep": np.where(keeps_livestock, np.minimum(rng.poisson(goats_mean), 80), 0),
+        "electricity_bill_pkr": np.where(connected, np.minimum(np.rint(bill), 150_000), 0).astype(
+            np.int64
+        ),
+        "phone_bill_pkr": (np.rint(phone / 10.0) * 10).astype(np.int64),
+        "has_disabled_member": rng.random(n) < 0.06 + 0.01 * (size >= 8) + 0.02 * (wealth < -1),
+        "government_employee_member": rng.random(n) < _logistic(-3.0 + 0.9 * wealth + 0.5 * urban),
+        "member_travelled_abroad": rng.random(n) < _logistic(-3.3 + 0.7 * wealth),
     }
 
-    relationship = np.where(role == _CHILD, np.where(male, 2, 3), _ROLE_RELATIONSHIP[role])
-    sdt = np.dtypes.StringDType()
-    person_cols: Columns = {
-        "person_id": _prefixed_digits("P", number[hh] * 100 + member + 1, 12),
-        "household_id": household_id[hh],
-        "member_no": member + 1,
-        "relationship": _object_array(RELATIONSHIPS)[relationship],
-        "given_name": given.latin[given_idx],
-        "given_name_ur": given.urdu[given_idx],
-        "family_name": family.latin[family_idx],
-        "family_name_ur": family.urdu[family_idx],
-        "father_or_husband_name": full_latin[full_index],
-        "father_or_husband_name_ur": full_urdu[full_index],
-        "sex": np.where(male, "M", "F").astype(object),
-        "date_of_birth": date_of_birth,
-        "marital_status": _object_array(MARITAL_STATUSES)[marital],
-        "id_document": np.where(adult, "cnic", "crc").astype(object),
-        "national_id": national_id.astype(sdt),
-        "mobile": mobile,
-        "iban": iban,
-    }
-    return SyntheticBatch(
-        index=block_index, first_household=first, households=household_cols, persons=person_cols
-    )
+
+_SCHOOL_YEARS: Final = np.array([5, 8, 10, 12, 14, 16], dtype=np.int64)  # primary ... masters
 
 
 def _pick_given(
     names: _GivenNames, male: BoolArray, tradition: IntArray, u: FloatArray
 ) -> IntArray:
-    picks = []
-    for sex in (0, 1):
-        offsets, counts, order = names.offsets[sex], names.counts[sex], names.order[sex]
-        position = offsets[tradition] + np.floor(u * counts[tradition]).astype(np.int64)
-        picks.append(order[position])
-    return np.where(male, picks[0], picks[1]).astype(np.int64)
+    """One given name per row, uniform within the row's sex and tradition."""
+    return _given_at(names, male, tradition, np.floor(u * _pool_size(names, male, tradition)))
+
+
+def _pick_distinct_given(
+    names: _GivenNames, household: IntArray, male: BoolArray, tradition: IntArray, u: FloatArray
+) -> IntArray:
+    """Given names such that no two members of one household share one.
+
+    Members of a household with the same sex and tradition walk their name list
+    from a random start in steps coprime with its length, so they never meet
+    (a list is longer than any household). ``u`` holds six uniforms per household.
+    """
+    sex = (~male).astype(np.int64)
+    key = (household * 2 + sex) * 3 + tradition
+    rank, _ = _ranks(key, u.size)
+    size = _pool_size(names, male, tradition)
+    step = np.where(male, names.steps[0][tradition], names.steps[1][tradition])
+    return _given_at(names, male, tradition, (np.floor(u[key] * size) + rank * step) % size)
+
+
+def _pool_size(names: _GivenNames, male: BoolArray, tradition: IntArray) -> IntArray:
+    return np.where(male, names.counts[0][tradition], names.counts[1][tradition])
+
+
+def _given_at(
+    names: _GivenNames, male: BoolArray, tradition: IntArray, position: npt.ArrayLike
+) -> IntArray:
+    at = np.asarray(position, dtype=np.int64)
+    picks = [
+        names.order[sex][
+            names.offsets[sex][tradition] + np.minimum(at, names.counts[sex][tradition] - 1)
+        ]
+        for sex in (0, 1)
+    ]
+    return _int64(np.where(male, picks[0], picks[1]))
 
 
 @lru_cache(maxsize=1)
@@ -1279,7 +1498,10 @@ _ASSET_POINTS: Final = {
     "has_car": 8.0,
     "has_air_conditioner": 6.0,
 }
-_PROXY_MAX: Final = 113.8
+_PROXY_MAX_POINTS: Final = 113.8
+# Every household starts from this base; the points then fill the rest of 0-100.
+# Calibrated so that about 26.6% of generated households score <= PMT_PROXY_CUTOFF.
+_PROXY_BASE: Final = 11.4
 
 
 def pmt_proxy_score(households: Mapping[str, Column]) -> FloatArray:
@@ -1305,7 +1527,7 @@ def pmt_proxy_score(households: Mapping[str, Column]) -> FloatArray:
     points += np.minimum(np.asarray(households["land_acres"], dtype=np.float64), 12.5) * 0.8
     points += np.minimum(np.asarray(households["cattle"], dtype=np.float64), 6.0) * 0.8
     points += np.minimum(np.asarray(households["goats_sheep"], dtype=np.float64), 10.0) * 0.2
-    return np.clip(points * (100.0 / _PROXY_MAX), 0.0, 100.0)
+    return np.clip(_PROXY_BASE + points * ((100.0 - _PROXY_BASE) / _PROXY_MAX_POINTS), 0.0, 100.0)
 
 
 # --------------------------------------------------------------------------- CSV
@@ -1323,29 +1545,21 @@ def write_csv(batches: Iterable[SyntheticBatch], out_dir: Path) -> CsvSummary:
     households_tmp = out_dir / ".households.csv.partial"
     persons_tmp = out_dir / ".persons.csv.partial"
     household_total = person_total = below = 0
-    byte_total = 0
     by_district: dict[str, int] = {}
     with (
         households_tmp.open("w", encoding="utf-8", newline="") as households_file,
         persons_tmp.open("w", encoding="utf-8", newline="") as persons_file,
     ):
-        for handle, names in ((households_file, HOUSEHOLD_COLUMNS), (persons_file, PERSON_COLUMNS)):
-            text = ",".join(names) + "\n"
-            handle.write(text)
-            byte_total += len(text.encode())
+        households_file.write(",".join(HOUSEHOLD_COLUMNS) + "\n")
+        persons_file.write(",".join(PERSON_COLUMNS) + "\n")
         for batch in batches:
-            for handle, columns, names in (
-                (households_file, batch.households, HOUSEHOLD_COLUMNS),
-                (persons_file, batch.persons, PERSON_COLUMNS),
-            ):
-                text = csv_rows(columns, names)
-                handle.write(text)
-                byte_total += len(text.encode())
+            households_file.writelines(csv_lines(batch.households, HOUSEHOLD_COLUMNS))
+            persons_file.writelines(csv_lines(batch.persons, PERSON_COLUMNS))
             household_total += batch.household_count
             person_total += batch.person_count
             below += int((pmt_proxy_score(batch.households) <= PMT_PROXY_CUTOFF).sum())
-            names_, counts = np.unique(batch.households["district"].astype(str), return_counts=True)
-            for name, count in zip(names_.tolist(), counts.tolist(), strict=True):
+            names, counts = np.unique(batch.households["district"].astype(str), return_counts=True)
+            for name, count in zip(names.tolist(), counts.tolist(), strict=True):
                 by_district[name] = by_district.get(name, 0) + int(count)
     households_tmp.replace(households_path)
     persons_tmp.replace(persons_path)
@@ -1354,18 +1568,27 @@ def write_csv(batches: Iterable[SyntheticBatch], out_dir: Path) -> CsvSummary:
         persons=person_total,
         households_path=households_path,
         persons_path=persons_path,
-        bytes_written=byte_total,
+        bytes_written=households_path.stat().st_size + persons_path.stat().st_size,
         households_by_district=dict(sorted(by_district.items())),
         households_below_cutoff=below,
     )
 
 
-def csv_rows(columns: Mapping[str, Column], names: Sequence[str]) -> str:
-    """The CSV lines (no header) for these columns; values never need quoting."""
-    if not names or columns[names[0]].shape[0] == 0:
-        return ""
+def csv_lines(
+    columns: Mapping[str, Column], names: Sequence[str], chunk_rows: int = 8192
+) -> Iterator[str]:
+    """CSV text (no header) for these columns, ``chunk_rows`` lines per piece.
+
+    Values never need quoting: every name list is checked for commas, quotes
+    and newlines when it is loaded, and the rest are numbers, codes and dates.
+    """
+    if not names:
+        return
     cells = [_csv_cells(columns[name]) for name in names]
-    return "\n".join(map(",".join, zip(*cells, strict=True))) + "\n"
+    rows = len(cells[0])
+    for start in range(0, rows, chunk_rows):
+        piece = [column[start : start + chunk_rows] for column in cells]
+        yield "\n".join(map(",".join, zip(*piece, strict=True))) + "\n"
 
 
 _SMALL_INTS: Final = _object_array([str(i) for i in range(4096)])
