@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 console = Console(stderr=True)
 
@@ -74,6 +75,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     resumed = jobs_resume_stale()
     if resumed:
         console.print(f"Resumed {len(resumed)} interrupted job(s).")
+    if not args.batch:
+        _start_stale_job_watch(interval=60.0)
     worker_args = [
         "db_worker",
         "--queue-name",
@@ -86,6 +89,26 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker_args.append("--batch")
     _manage(*worker_args)
     return 0
+
+
+def _start_stale_job_watch(*, interval: float) -> None:
+    """Every minute, re-enqueue jobs whose worker died (on this or any other machine)."""
+    import threading
+
+    from django.db import close_old_connections
+
+    from rahdari.core.jobs import jobs_resume_stale
+
+    def watch() -> None:
+        while not stop.wait(interval):
+            close_old_connections()
+            try:
+                jobs_resume_stale()
+            except Exception as exc:  # keep watching; the next round tries again
+                console.print(f"[yellow]stale-job check failed: {type(exc).__name__}[/]")
+
+    stop = threading.Event()
+    threading.Thread(target=watch, name="stale-job-watch", daemon=True).start()
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -269,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ApplicationError as exc:
-        console.print(f"[bold red]Error ({exc.code}):[/] {exc.message}")
+        console.print(
+            f"[bold red]Error ({exc.code}):[/] {escape(str(exc.message))}", soft_wrap=True
+        )
         return 1
     except KeyboardInterrupt:
         return 130

@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, login, logout
 from django.contrib.auth.decorators import login_required
@@ -46,6 +47,14 @@ def _apply_errors(form: Any, error: ApplicationError, default_field: str | None 
         form.add_error(default_field, str(error.message))
 
 
+def _login(request: HttpRequest, user: User) -> None:
+    """Log in; a language chosen on this device before logging in becomes the profile's."""
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+    if chosen in dict(settings.LANGUAGES) and chosen != user.preferred_language:
+        services.user_set_language(user=user, language=chosen)
+
+
 def locked_out(request: HttpRequest, original_response: Any, credentials: Any) -> HttpResponse:
     """django-axes calls this when a username+IP pair has failed too often."""
     return render(request, "accounts/locked_out.html", status=429)
@@ -68,7 +77,7 @@ def staff_login(request: HttpRequest) -> HttpResponse:
                 user.requires_totp or TOTPDevice.objects.filter(user=user, confirmed=True).exists()
             )
             if not needs_second_step:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                _login(request, user)
                 return redirect(_next(request, "accounts:workspace"))
             request.session[PENDING] = str(user.pk)
             return redirect("accounts:login_totp")
@@ -119,7 +128,7 @@ def staff_login_totp(request: HttpRequest) -> HttpResponse:
             _apply_errors(form, error, "token")
         else:
             if not request.user.is_authenticated:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                _login(request, user)
             otp_login(request, device)
             request.session.pop(PENDING, None)
             return redirect("accounts:workspace")
@@ -147,7 +156,7 @@ def citizen_login(request: HttpRequest) -> HttpResponse:
                 _apply_errors(form, error, "code")
             else:
                 request.session.pop(CITIZEN_STEP, None)
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                _login(request, user)
                 return redirect("accounts:me")
         return render(
             request, "accounts/citizen_code.html", {"form": form, "masked": step.get("masked")}

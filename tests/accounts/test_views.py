@@ -199,3 +199,14 @@ def test_logout_needs_post(staff_client: Any) -> None:
     assert client.get(reverse("accounts:logout")).status_code == 405
     assert client.post(reverse("accounts:logout")).status_code == 302
     assert client.get(reverse("accounts:workspace")).status_code == 302
+
+
+def test_language_chosen_before_login_becomes_the_profiles(make_staff: Any, client: Client) -> None:
+    officer = make_staff(Role.AUDITOR)
+    client.get(reverse("accounts:login") + "?lang=ps")
+    client.post(
+        reverse("accounts:login"), {"username": officer.username, "password": STAFF_PASSWORD}
+    )
+    officer.refresh_from_db()
+    assert officer.preferred_language == "ps"
+    assert 'lang="ps"' in client.get(reverse("accounts:workspace")).content.decode()
