@@ -1,35 +1,59 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from rahdari.config.api import api
 from rahdari.core.errors import error_body
 
+# status → (API code, page title, page text); the pages speak the visitor's language.
+ERRORS = {
+    400: ("bad_request", _("Bad request"), _("Something in the request was not right.")),
+    403: (
+        "forbidden",
+        _("Not allowed"),
+        _(
+            "You do not have permission to open this page. If you think you should, "
+            "ask your administrator."
+        ),
+    ),
+    404: (
+        "not_found",
+        _("Page not found"),
+        _("We could not find this page. Check the address, or go back to the home page."),
+    ),
+    500: (
+        "server_error",
+        _("Something went wrong"),
+        _(
+            "Something went wrong on our side. Nothing you entered was lost; please try "
+            "again in a minute."
+        ),
+    ),
+}
 
-def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
 
-
-def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _wants_json(request):
-        return JsonResponse(error_body("not_found", "Not found."), status=404)
-    return render(request, "errors/404.html", status=404)
-
-
-def forbidden(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _wants_json(request):
-        return JsonResponse(error_body("forbidden", "Forbidden."), status=403)
-    return render(request, "errors/403.html", status=403)
+def _error(request: HttpRequest, status: int) -> HttpResponse:
+    code, title, text = ERRORS[status]
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(code, title), status=status)
+    return render(request, "errors/error.html", {"title": title, "text": text}, status=status)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _wants_json(request):
-        return JsonResponse(error_body("bad_request", "Bad request."), status=400)
-    return render(request, "errors/400.html", status=400)
+    return _error(request, 400)
+
+
+def forbidden(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _error(request, 403)
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _error(request, 404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    return render(request, "errors/500.html", status=500)
+    return _error(request, 500)
 
 
 handler400 = bad_request

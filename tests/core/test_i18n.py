@@ -101,3 +101,13 @@ def test_sms_is_rendered_in_the_recipients_language() -> None:
     urdu = render("accounts.login_code", "ur", code="123456", minutes=5)
     assert "123456" in pashto and "123456" in urdu
     assert ARABIC_SCRIPT.search(pashto) and ARABIC_SCRIPT.search(urdu) and pashto != urdu != english
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lang", ["ur", "ps"])
+def test_error_pages_speak_the_visitors_language(client: Client, lang: str) -> None:
+    response = client.get(f"/no-such-page/?lang={lang}")
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert f'<html lang="{lang}" dir="rtl"' in html
+    assert ARABIC_SCRIPT.search(re.search(r"<h1>(.*?)</h1>", html, re.S).group(1))
