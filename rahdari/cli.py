@@ -92,12 +92,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _start_stale_job_watch(*, interval: float) -> None:
-    """Every minute, re-enqueue jobs whose worker died (on this or any other machine)."""
+    """Every minute: re-enqueue jobs whose worker died (on any machine), run periodic hooks."""
     import threading
 
     from django.db import close_old_connections
 
-    from rahdari.core.jobs import jobs_resume_stale
+    from rahdari.core.jobs import jobs_resume_stale, run_periodic
 
     def watch() -> None:
         while not stop.wait(interval):
@@ -106,6 +106,7 @@ def _start_stale_job_watch(*, interval: float) -> None:
                 jobs_resume_stale()
             except Exception as exc:  # keep watching; the next round tries again
                 console.print(f"[yellow]stale-job check failed: {type(exc).__name__}[/]")
+            run_periodic()
 
     stop = threading.Event()
     threading.Thread(target=watch, name="stale-job-watch", daemon=True).start()

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from rahdari.accounts.roles import ALL_DISTRICTS, TOTP_REQUIRED, Role
 from rahdari.core.fields import EncryptedTextField
@@ -90,12 +91,20 @@ def request_user(request: HttpRequest) -> User:
 
 
 class LoginCode(models.Model):
-    """One SMS login code for a citizen: stored as an HMAC, valid a few minutes, few tries.
+    """One SMS code: to log a citizen in, or to prove that a person holds a mobile number
+    (self-enrolment). Stored as an HMAC, valid a few minutes, few tries.
 
     Example: code for the number ending 4567, sent 10:02, expires 10:07, 1 wrong try.
     """
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_codes")
+    class Purpose(models.TextChoices):
+        LOGIN = "login", _("log in")
+        VERIFY_PHONE = "verify_phone", _("prove a mobile number")
+
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="login_codes"
+    )
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.LOGIN)
     phone_index = models.CharField(max_length=64, db_index=True)
     code_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -199,7 +199,9 @@ def login_code_request(*, cnic: str) -> str | None:
                 _("Too many codes were sent to this number. Wait 10 minutes and try again.")
             )
         code = f"{secrets.randbelow(10**6):06d}"
-        LoginCode.objects.filter(user=user, used_at__isnull=True).update(used_at=timezone.now())
+        LoginCode.objects.filter(
+            user=user, purpose=LoginCode.Purpose.LOGIN, used_at__isnull=True
+        ).update(used_at=timezone.now())
         LoginCode.objects.create(
             user=user,
             phone_index=user.phone_index,
@@ -215,6 +217,81 @@ def login_code_request(*, cnic: str) -> str | None:
             actor=None,
         )
     return mask_phone(user.phone)
+
+
+def phone_code_request(*, phone: str, language: str) -> str:
+    """Send a code that proves the person holds this mobile number (before an account exists).
+
+    Same limits as login codes: at most 3 codes per number per 10 minutes.
+    """
+    try:
+        phone = clean_mobile(phone)
+    except ValidationError as exc:
+        raise _field_error(exc, "phone") from exc
+    index = blind_index("phone", phone)
+    window_start = timezone.now() - settings.CITIZEN_OTP_WINDOW
+    with transaction.atomic():
+        if (
+            LoginCode.objects.filter(phone_index=index, created_at__gte=window_start).count()
+            >= settings.CITIZEN_OTP_MAX_PER_WINDOW
+        ):
+            raise RateLimited(
+                _("Too many codes were sent to this number. Wait 10 minutes and try again.")
+            )
+        code = f"{secrets.randbelow(10**6):06d}"
+        LoginCode.objects.filter(
+            phone_index=index, purpose=LoginCode.Purpose.VERIFY_PHONE, used_at__isnull=True
+        ).update(used_at=timezone.now())
+        LoginCode.objects.create(
+            phone_index=index,
+            purpose=LoginCode.Purpose.VERIFY_PHONE,
+            code_hash=_code_hash(code),
+            expires_at=timezone.now() + settings.CITIZEN_OTP_LIFETIME,
+        )
+        minutes = int(settings.CITIZEN_OTP_LIFETIME.total_seconds() // 60)
+        notification_send(
+            recipient=phone,
+            template="accounts.phone_code",
+            language=language,
+            params={"code": code, "minutes": minutes},
+            actor=None,
+        )
+    return phone
+
+
+def phone_code_verify(*, phone: str, code: str) -> str:
+    """Check a phone-proof code; returns the number (E.164) it proved."""
+    message = _("This code is wrong or has expired. Ask for a new code.")
+    invalid = ApplicationError(message, code="invalid_code", fields={"code": [message]})
+    try:
+        phone = clean_mobile(phone)
+    except ValidationError as exc:
+        raise _field_error(exc, "phone") from exc
+    with transaction.atomic():
+        entry = (
+            LoginCode.objects.select_for_update()
+            .filter(
+                phone_index=blind_index("phone", phone),
+                purpose=LoginCode.Purpose.VERIFY_PHONE,
+                used_at__isnull=True,
+            )
+            .order_by("-created_at")
+            .first()
+        )
+        accepted = (
+            entry is not None
+            and entry.expires_at > timezone.now()
+            and entry.attempts < settings.CITIZEN_OTP_MAX_ATTEMPTS
+            and hmac.compare_digest(entry.code_hash, _code_hash((code or "").strip()))
+        )
+        if entry is not None and not accepted:
+            LoginCode.objects.filter(pk=entry.pk).update(attempts=F("attempts") + 1)
+        elif entry is not None:
+            entry.used_at = timezone.now()
+            entry.save(update_fields=["used_at"])
+    if not accepted:
+        raise invalid
+    return phone
 
 
 def cnic_index_of(cnic: str) -> str:
@@ -235,7 +312,7 @@ def login_code_verify(*, cnic_index: str, code: str) -> User:
     with transaction.atomic():
         login_code = (
             LoginCode.objects.select_for_update()
-            .filter(user=user, used_at__isnull=True)
+            .filter(user=user, purpose=LoginCode.Purpose.LOGIN, used_at__isnull=True)
             .order_by("-created_at")
             .first()
         )

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "rahdari.core",
     "rahdari.accounts",
+    "rahdari.identity",
 ]
 
 MIDDLEWARE = [
@@ -248,6 +249,16 @@ TASKS = {
     }
 }
 RAHDARI_JOB_STALE_AFTER = timedelta(seconds=env.int("RAHDARI_JOB_STALE_SECONDS", default=120))
+
+# --- National ID authority (reference connector unless configured) ---------
+RAHDARI_NID_CONNECTOR = env.str(
+    "RAHDARI_NID_CONNECTOR", default="rahdari.identity.national_id.ReferenceConnector"
+)
+RAHDARI_NID_MODE = env.str("RAHDARI_NID_MODE", default="available")
+RAHDARI_NID_LATENCY_MS = env.int("RAHDARI_NID_LATENCY_MS", default=0 if TESTING else 150)
+RAHDARI_NID_FLAKY_RATE = env.float("RAHDARI_NID_FLAKY_RATE", default=0.1)
+RAHDARI_PHOTO_MAX_BYTES = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 
 # --- Notifications ----------------------------------------------------------
 RAHDARI_SMS_SENDER = env.str(

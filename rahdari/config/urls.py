@@ -64,5 +64,6 @@ handler500 = server_error
 urlpatterns = [
     path("api/v1/", api.urls),
     path("accounts/", include("rahdari.accounts.urls")),
+    path("identity/", include("rahdari.identity.urls")),
     path("", include("rahdari.core.urls")),
 ]

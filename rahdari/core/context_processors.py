@@ -30,8 +30,11 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         return items
     if user.is_citizen:
         items.append(NavItem(_("My account"), reverse("accounts:me"), "person"))
+        items.append(NavItem(_("My ID record"), reverse("identity:my_record"), "qr"))
         return items
     items.append(NavItem(_("Workspace"), reverse("accounts:workspace"), "desk"))
+    if user.has_perm("accounts.enrol_persons") or user.has_perm("accounts.view_citizen_account"):
+        items.append(NavItem(_("Residents"), reverse("identity:officer_home"), "people"))
     if user.has_perm("accounts.view_citizen_account"):
         items.append(NavItem(_("Citizen lookup"), reverse("accounts:citizen_lookup"), "search"))
     if user.has_perm("core.view_audit_log"):

@@ -134,6 +134,27 @@ def job_run(*, job_id: str, on_progress: ProgressHook | None = None) -> Job:
     return job
 
 
+_PERIODIC: dict[str, Callable[[], object]] = {}
+
+
+def register_periodic(name: str, hook: Callable[[], object]) -> None:
+    """A check the worker runs every minute (e.g. retry enrolments waiting for an authority)."""
+    _PERIODIC[name] = hook
+
+
+def run_periodic() -> dict[str, str]:
+    """Run every registered hook; one failing hook does not stop the others."""
+    outcome: dict[str, str] = {}
+    for name, hook in _PERIODIC.items():
+        try:
+            hook()
+            outcome[name] = "ok"
+        except Exception as exc:
+            logger.exception("periodic hook %s failed", name)
+            outcome[name] = type(exc).__name__
+    return outcome
+
+
 def jobs_resume_stale() -> list[Job]:
     """Re-enqueue jobs whose worker stopped sending heartbeats (crashed or killed)."""
     cutoff = timezone.now() - settings.RAHDARI_JOB_STALE_AFTER

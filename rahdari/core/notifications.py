@@ -31,6 +31,10 @@ TEMPLATES: dict[str, Any] = {
         "Rahdari: your login code is {code}. It expires in {minutes} minutes. "
         "Never share it with anyone, not even an official."
     ),
+    "accounts.phone_code": _(
+        "Rahdari: your code to confirm this mobile number is {code}. It expires in {minutes} "
+        "minutes. Never share it with anyone."
+    ),
     "accounts.welcome_citizen": _(
         "Rahdari: welcome, {name}. Log in with your CNIC and a code sent to this number."
     ),
@@ -38,6 +42,11 @@ TEMPLATES: dict[str, Any] = {
         "Rahdari: a staff account was created for you. Your username is {username}."
     ),
 }
+
+
+def register_templates(templates: dict[str, Any]) -> None:
+    """Apps add their message templates at start-up (AppConfig.ready)."""
+    TEMPLATES.update(templates)
 
 
 @dataclass(frozen=True)
