@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 
 from rahdari.accounts.roles import Role
@@ -80,8 +81,8 @@ def test_same_national_id_is_a_hard_stop(registered: Any, officer: Any) -> None:
     ("change", "field"),
     [
         ({"national_id": "15202-0000001-1", "sex": "F"}, "sex"),
-        ({"date_of_birth": date.today() + timedelta(days=1)}, "date_of_birth"),
-        ({"date_of_birth": date.today() - timedelta(days=365 * 10)}, "id_document"),
+        ({"date_of_birth": timezone.localdate() + timedelta(days=1)}, "date_of_birth"),
+        ({"date_of_birth": timezone.localdate() - timedelta(days=365 * 10)}, "id_document"),
         ({"mobile": "0912345678"}, "mobile"),
         ({"national_id": "12345"}, "national_id"),
         ({"photo": b"MZ\x90\x00 this is an exe renamed to .jpg"}, "photo"),
