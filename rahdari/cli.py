@@ -224,6 +224,36 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_identity(args: argparse.Namespace) -> int:
+    _setup()
+    from rahdari.identity import imports, national_id
+
+    if args.action == "import-reference":
+        summary = national_id.reference_import(path=Path(args.path), actor=None)
+        print(json.dumps({"created": summary.created, "updated": summary.updated}))
+        return 0
+    if args.action == "import":
+        if not args.path:
+            raise SystemExit("rahdari identity import needs a persons.csv path")
+        imports.persons_validate(Path(args.path))  # all rows checked before anything is saved
+        job = _run_job_inline("identity.import_persons", {"path": str(Path(args.path).resolve())})
+        print(json.dumps(job.result))
+        return 0
+    if args.action == "verify-queued":
+        job = _run_job_inline("identity.verify_queued", {})
+        print(json.dumps(job.result))
+        return 0
+    pairs = imports.dedup_report(
+        csv_path=Path(args.csv) if args.csv else None, threshold=args.threshold
+    )
+    if args.json:
+        print(json.dumps(pairs, ensure_ascii=False))
+    else:
+        for pair in pairs:
+            print(f"{pair['score']:.3f}  {pair['a']}  {pair['b']}")
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _setup()
     from django.core.management import execute_from_command_line
@@ -280,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("username")
     p.set_defaults(func=cmd_totp_code)
 
+    p = sub.add_parser("identity", help="persons: import, reference register, duplicates")
+    p.add_argument("action", choices=["import", "import-reference", "dedup", "verify-queued"])
+    p.add_argument("path", nargs="?", help="CSV file for import and import-reference")
+    p.add_argument("--csv", help="dedup: a persons.csv file instead of the registry")
+    p.add_argument("--json", action="store_true", help="dedup: print the pairs as JSON")
+    p.add_argument("--threshold", type=float, default=None, help="dedup: lowest score to report")
+    p.set_defaults(func=cmd_identity)
+
     p = sub.add_parser("manage", help="run a Django management command")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_manage)
@@ -296,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(
             f"[bold red]Error ({exc.code}):[/] {escape(str(exc.message))}", soft_wrap=True
         )
+        for field, problems in exc.fields.items():
+            console.print(f"  {escape(field)}: {escape('; '.join(problems))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         return 130

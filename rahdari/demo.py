@@ -86,7 +86,9 @@ def _ensure_citizens(count: int, seed: int) -> list[DemoLogin]:
         from rahdari.core.synthetic import generate_batches
 
         # Adults spread evenly over a few thousand households, so every district shows up.
-        candidates = list(_adults_with_phones(generate_batches(households=4000, seed=seed)))
+        candidates = list(
+            _adults_with_phones(generate_batches(households=DEMO_HOUSEHOLDS, seed=seed))
+        )
         step = max(1, len(candidates) // (count * 2))
         for person in candidates[::step]:
             if existing >= count:
@@ -118,16 +120,160 @@ def _ensure_citizens(count: int, seed: int) -> list[DemoLogin]:
     return logins
 
 
-def _adults_with_phones(batches: Any) -> Any:
+def _adults_with_phones(batches: Any, *, with_details: bool = False) -> Any:
     for batch in batches:
-        persons = batch.persons
+        persons, households = batch.persons, batch.households
+        row_of = {hh: i for i, hh in enumerate(households["household_id"])}
         for i in range(len(persons["person_id"])):
-            if persons["id_document"][i] == "cnic" and persons["mobile"][i]:
-                yield {
-                    "national_id": str(persons["national_id"][i]),
-                    "mobile": str(persons["mobile"][i]),
-                    "full_name": f"{persons['given_name'][i]} {persons['family_name'][i]}".strip(),
-                }
+            if persons["id_document"][i] != "cnic" or not persons["mobile"][i]:
+                continue
+            person = {
+                "national_id": str(persons["national_id"][i]),
+                "mobile": str(persons["mobile"][i]),
+                "full_name": f"{persons['given_name'][i]} {persons['family_name'][i]}".strip(),
+            }
+            if with_details:
+                h = row_of[persons["household_id"][i]]
+                person.update(
+                    full_name_ur=f"{persons['given_name_ur'][i]} {persons['family_name_ur'][i]}".strip(),
+                    guardian_name=str(persons["father_or_husband_name"][i]),
+                    guardian_name_ur=str(persons["father_or_husband_name_ur"][i]),
+                    date_of_birth=str(persons["date_of_birth"][i]),
+                    sex=str(persons["sex"][i]),
+                    district=str(households["district"][h]),
+                    tehsil=str(households["tehsil"][h]),
+                    village=str(households["village"][h]),
+                )
+            yield person
+
+
+DEMO_HOUSEHOLDS = 4000
+
+
+def _ensure_identity(seed: int) -> None:
+    """The authority's reference register, the demo citizens enrolled as persons, and the
+    things an officer should find waiting: a duplicate to review, an enrolment that waited
+    for the authority, a correction request."""
+    from datetime import date
+
+    from django.test import override_settings
+
+    from rahdari.accounts.models import User
+    from rahdari.core.keyring import blind_index
+    from rahdari.identity import services as identity
+    from rahdari.identity.models import Enrolment, NationalIdRecord, Person
+    from rahdari.identity.national_id import reference_load_synthetic
+
+    if Person.objects.exists():
+        return
+    with override_settings(RAHDARI_NID_LATENCY_MS=0):
+        reference_load_synthetic(households=DEMO_HOUSEHOLDS, seed=seed)
+        candidates = {
+            p["national_id"]: p for p in _adults_with_phones(_batches(seed), with_details=True)
+        }
+        for citizen in User.objects.filter(is_citizen=True).order_by("date_joined"):
+            person = candidates.get(citizen.cnic)
+            if person is None:
+                continue
+            identity.person_enrol(
+                data=_person_data(person),
+                channel=Enrolment.Channel.IMPORT,
+                consent_purpose="Demo province: enrolled from the synthetic registry",
+                consent_language=citizen.preferred_language,
+                actor=None,
+                account=citizen,
+            )
+        officer = User.objects.get(username="enrol.swat")
+        enrolled = set(Person.objects.values_list("national_id_index", flat=True))
+        swat = [
+            p
+            for p in candidates.values()
+            if p["district"] == "Swat" and blind_index("cnic", p["national_id"]) not in enrolled
+        ][:3]
+        if len(swat) == 3:
+            original = _person_data(swat[0])
+            identity.person_enrol(
+                data=original,
+                channel=Enrolment.Channel.ASSISTED,
+                consent_purpose="demo",
+                consent_language="ps",
+                actor=officer,
+            )
+            # The same woman again, her name spelled another way, with another card number
+            # that the register also knows: the officer finds the pair waiting for review.
+            twin = _person_data(swat[0])
+            twin.national_id = swat[0]["national_id"][:-2] + "8" + ("2" if twin.sex == "F" else "1")
+            twin.full_name = twin.full_name.replace("Bibi", "Bi Bi").replace("Muhammad", "Mohammad")
+            twin.full_name = twin.full_name[:-1] + twin.full_name[-1].lower()
+            NationalIdRecord.objects.update_or_create(
+                national_id_index=blind_index("cnic", twin.national_id),
+                defaults={
+                    "national_id": twin.national_id,
+                    "full_name": twin.full_name,
+                    "full_name_ur": twin.full_name_ur,
+                    "guardian_name": twin.guardian_name,
+                    "date_of_birth": twin.date_of_birth.isoformat(),
+                    "sex": twin.sex,
+                    "district": "Swat",
+                },
+            )
+            identity.person_enrol(
+                data=twin,
+                channel=Enrolment.Channel.ASSISTED,
+                consent_purpose="demo",
+                consent_language="ps",
+                actor=officer,
+            )
+            with override_settings(RAHDARI_NID_MODE="unavailable"):
+                identity.person_enrol(
+                    data=_person_data(swat[1]),
+                    channel=Enrolment.Channel.ASSISTED,
+                    consent_purpose="demo",
+                    consent_language="ur",
+                    actor=officer,
+                )
+        first = (
+            Person.objects.filter(account__isnull=False, status="active")
+            .order_by("created_at")
+            .first()
+        )
+        if first is not None and first.account is not None:
+            identity.correction_request(
+                person=first,
+                requested={"village": "Kalam"},
+                explanation="We moved after the floods.",
+                evidence=None,
+                actor=first.account,
+            )
+    del date
+
+
+def _batches(seed: int) -> Any:
+    from rahdari.core.synthetic import generate_batches
+
+    return generate_batches(households=DEMO_HOUSEHOLDS, seed=seed)
+
+
+def _person_data(person: dict[str, Any]) -> Any:
+    from datetime import date
+
+    from rahdari.core.models import District
+    from rahdari.identity.services import PersonData
+
+    return PersonData(
+        national_id=person["national_id"],
+        id_document="cnic",
+        full_name=person["full_name"],
+        full_name_ur=person["full_name_ur"],
+        guardian_name=person["guardian_name"],
+        guardian_name_ur=person["guardian_name_ur"],
+        date_of_birth=date.fromisoformat(person["date_of_birth"]),
+        sex=person["sex"],
+        mobile=person["mobile"],
+        district=District.objects.get(name=person["district"]),
+        tehsil=person["tehsil"],
+        village=person["village"],
+    )
 
 
 def _demo_activity() -> None:
@@ -156,6 +302,7 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
         logins = _ensure_staff(demo_password())
         logins += _ensure_citizens(citizens, seed)
         _demo_activity()
+    _ensure_identity(seed)
     return logins
 
 
@@ -177,4 +324,8 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
     console.print(
         "Staff log in at /accounts/login/, citizens at /accounts/login/citizen/. "
         "Add ?lang=ur or ?lang=ps to any page for Urdu or Pashto."
+    )
+    console.print(
+        "enrol.swat finds residents at /identity/: a possible duplicate, a correction request, "
+        "and an enrolment that waited for the national ID authority (the worker verifies it)."
     )

@@ -276,5 +276,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "django_tasks": {"level": "WARNING"},
+        "rahdari.identity.national_id": {
+            "level": env.str("RAHDARI_NID_LOG_LEVEL", default="WARNING")
+        },
     },
 }

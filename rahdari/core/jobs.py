@@ -111,7 +111,10 @@ def job_run(*, job_id: str, on_progress: ProgressHook | None = None) -> Job:
     try:
         result = _KINDS[job.kind](ctx)
     except Exception as exc:
-        logger.exception("job %s (%s) failed", job.pk, job.kind)
+        if isinstance(exc, ApplicationError):  # a rule said no: no traceback needed
+            logger.warning("job %s (%s) stopped: %s", job.pk, job.kind, exc.code)
+        else:
+            logger.exception("job %s (%s) failed", job.pk, job.kind)
         Job.objects.filter(pk=job.pk).update(
             status=Job.Status.FAILED,
             message=f"{type(exc).__name__}: {exc}"[:300],

@@ -10,7 +10,7 @@ class IdentityConfig(AppConfig):
     def ready(self) -> None:
         from rahdari.core.jobs import register_periodic
         from rahdari.core.notifications import register_templates
-        from rahdari.identity import services
+        from rahdari.identity import imports, services  # noqa: F401 — job kinds
 
         register_templates(
             {

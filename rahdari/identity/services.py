@@ -260,7 +260,7 @@ def enrolment_verify(*, enrolment: Enrolment, actor: User | None = None) -> Enro
     return enrolment
 
 
-def _record(person: Person) -> matching.PersonRecord:
+def person_record(person: Person) -> matching.PersonRecord:
     born = date.fromisoformat(person.date_of_birth)
     return matching.PersonRecord(
         id=str(person.pk),
@@ -298,7 +298,9 @@ def duplicate_pool(person: Person) -> list[Person]:
 def enrolment_check_duplicates(*, enrolment: Enrolment, actor: User | None = None) -> Enrolment:
     """Score the person against possible duplicates: none → approve; some → officer review."""
     person = Person.objects.select_related("district").get(pk=enrolment.person_id)
-    found = matching.candidates_for(_record(person), [_record(p) for p in duplicate_pool(person)])
+    found = matching.candidates_for(
+        person_record(person), [person_record(p) for p in duplicate_pool(person)]
+    )
     with transaction.atomic():
         if not found:
             return _approve(enrolment, actor)
