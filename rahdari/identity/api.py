@@ -191,7 +191,7 @@ def _enrolment_out(enrolment: Enrolment) -> dict[str, Any]:
         "person_id": enrolment.person_id,
         "status": enrolment.status,
         "channel": enrolment.channel,
-        "mismatched_fields": enrolment.verification.get("mismatched", []),
+        "mismatched_fields": enrolment.verification.get("mismatched_fields", []),
         "rahdari_number": enrolment.person.rahdari_number,
         "created_at": enrolment.created_at,
     }

@@ -224,14 +224,7 @@ def enrolment_verify(*, enrolment: Enrolment, actor: User | None = None) -> Enro
         if enrolment.status not in (Enrolment.Status.VERIFYING, Enrolment.Status.QUEUED):
             return enrolment
         enrolment.verification_attempts += 1
-        enrolment.verification = {
-            "outcome": result.outcome.value,
-            "mismatched": list(result.mismatched_fields),
-            "name_score": round(result.name_score, 3),
-            "deceased": result.deceased,
-            "reference": result.reference,
-            "at": timezone.now().isoformat(),
-        }
+        enrolment.verification = {**result.as_dict(), "at": timezone.now().isoformat()}
         status = {
             VerificationOutcome.MATCH: Enrolment.Status.VERIFYING,
             VerificationOutcome.MISMATCH: Enrolment.Status.MISMATCH,

@@ -108,7 +108,7 @@ def test_mismatch_names_the_fields(registered: Any, officer: Any) -> None:
     data.full_name = "Zarmina Afridi"
     enrolment = enrol(data, officer)
     assert enrolment.status == Enrolment.Status.MISMATCH
-    assert set(enrolment.verification["mismatched"]) == {"date_of_birth", "full_name"}
+    assert set(enrolment.verification["mismatched_fields"]) == {"date_of_birth", "full_name"}
     assert Person.objects.get().rahdari_number is None
 
 
