@@ -79,6 +79,15 @@ class PersonForm(forms.Form):
         )  # type: ignore[attr-defined]
 
 
+class PersonEditForm(PersonForm):
+    reason = forms.CharField(label=_("Reason for the change"), max_length=200)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("national_id", "id_document"):  # the ID number itself never changes here
+            self.fields[name].disabled = True
+
+
 class AssistedEnrolmentForm(PersonForm):
     consent_language = forms.ChoiceField(
         label=_("Language in which the person read or heard the purpose"),

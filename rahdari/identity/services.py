@@ -206,7 +206,20 @@ def person_enrol(
             )
     except IntegrityError as exc:  # a parallel enrolment of the same number won the race
         raise Conflict(_("This ID number is already enrolled."), code="already_enrolled") from exc
-    return enrolment_verify(enrolment=enrolment, actor=actor)
+    enrolment = enrolment_verify(enrolment=enrolment, actor=actor)
+    if (
+        enrolment.status in (Enrolment.Status.QUEUED, Enrolment.Status.DUPLICATE_REVIEW)
+        and data.mobile
+    ):
+        # Not decided at once: tell the person it is in hand; the next SMS brings the number.
+        notification_send(
+            recipient=data.mobile,
+            template="identity.enrolment_received",
+            language=consent_language,
+            params={},
+            actor=actor,
+        )
+    return enrolment
 
 
 def enrolment_verify(*, enrolment: Enrolment, actor: User | None = None) -> Enrolment:

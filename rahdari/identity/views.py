@@ -25,6 +25,7 @@ from rahdari.identity.forms import (
     CorrectionDecisionForm,
     CorrectionForm,
     DuplicateDecisionForm,
+    PersonEditForm,
     PhoneCodeForm,
     PhoneStartForm,
     PurposeForm,
@@ -211,6 +212,51 @@ def person_detail(request: HttpRequest, person_id: str) -> HttpResponse:
             "events": person.events.all()[:50],
         },
     )
+
+
+@login_required
+def person_edit(request: HttpRequest, person_id: str) -> HttpResponse:
+    """Change a person's details: re-verified with the authority, the old version kept."""
+    user = _officer(request, "accounts.enrol_persons")
+    person = get_object_or_404(selectors.persons_visible_to(user), pk=person_id)
+    if str(person.pk) not in request.session.get(OPENED, []):
+        return redirect("identity:person", person_id=person.pk)
+    current = services.person_data_of(person)
+    initial = {
+        f: getattr(current, f)
+        for f in (
+            "id_document",
+            "national_id",
+            "full_name",
+            "full_name_ur",
+            "guardian_name",
+            "guardian_name_ur",
+            "date_of_birth",
+            "sex",
+            "mobile",
+            "district",
+            "tehsil",
+            "union_council",
+            "village",
+        )
+    }
+    form = PersonEditForm(
+        request.POST or None,
+        request.FILES or None,
+        initial=initial,
+        districts=None if user.all_districts else user.districts.all(),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.person_update(
+                person=person, data=_data_from(form), reason=form.cleaned_data["reason"], actor=user
+            )
+        except ApplicationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, _("The details were changed; the previous version is kept."))
+            return redirect("identity:person", person_id=person.pk)
+    return render(request, "identity/person_edit.html", {"person": person, "form": form})
 
 
 @login_required

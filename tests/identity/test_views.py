@@ -215,3 +215,61 @@ def test_api_enrol_and_read_with_purpose(staff_client: Any, registered: Any) -> 
         content_type="application/json",
     )
     assert future.status_code in (400, 409)
+
+
+def test_officer_changes_details_and_history_is_kept(staff_client: Any, registered: Any) -> None:
+    client = staff_client(Role.ENROLMENT_OFFICER, ["Swat"])
+    data = registered()
+    person = Person.objects.get(pk=enrol(data, client.user).person_id)
+    edit = reverse("identity:person_edit", args=[person.pk])
+    assert client.get(edit).status_code == 302  # open the record (with a reason) first
+    client.post(
+        reverse("identity:person", args=[person.pk]), {"action": "open", "purpose": "moved house"}
+    )
+    form = _form(data, village="Kalam", reason="the family moved")
+    form.pop("national_id")
+    form.pop("id_document")
+    response = client.post(edit + "?lang=ur", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    person.refresh_from_db()
+    assert person.village == "Kalam" and person.versions.count() == 1
+    wrong = _form(data, date_of_birth="1999-09-09", reason="typo")
+    page = client.post(edit, wrong)
+    assert page.status_code == 200 and b"errorlist" in page.content
+    person.refresh_from_db()
+    assert person.versions.count() == 1
+
+
+def test_api_lifecycle_search_duplicates_and_my_record(
+    staff_client: Any, registered: Any, make_citizen: Any
+) -> None:
+    import json
+
+    client = staff_client(Role.ENROLMENT_OFFICER, ["Swat"])
+    data = registered()
+    citizen = make_citizen(cnic=data.national_id, phone=data.mobile)
+    person = Person.objects.get(pk=enrol(data, client.user, account=citizen).person_id)
+    found = client.get("/api/v1/identity/persons", {"q": person.rahdari_number}).json()
+    assert [h["id"] for h in found] == [str(person.pk)]
+    suspended = client.post(
+        f"/api/v1/identity/persons/{person.pk}/status",
+        json.dumps({"status": "suspended", "reason": "investigation"}),
+        content_type="application/json",
+    )
+    assert suspended.status_code == 200 and suspended.json()["status"] == "suspended"
+    wrong = client.post(
+        f"/api/v1/identity/persons/{person.pk}/status",
+        json.dumps({"status": "merged", "reason": "x"}),
+        content_type="application/json",
+    )
+    assert wrong.status_code == 400
+    assert client.get("/api/v1/identity/duplicates").json() == []
+    outsider = staff_client(Role.ENROLMENT_OFFICER, ["Mardan"])
+    assert outsider.get(f"/api/v1/identity/persons/{person.pk}?purpose=x").status_code == 404
+    client.get(f"/api/v1/identity/persons/{person.pk}?purpose=api check")
+    mine = Client()
+    mine.force_login(citizen)
+    record = mine.get("/api/v1/identity/me").json()
+    assert record["person"]["rahdari_number"] == person.rahdari_number
+    assert [r["purpose"] for r in record["reads"]] == ["api check"]
+    assert mine.get("/api/v1/identity/persons?q=x").status_code == 403

@@ -1,0 +1,1034 @@
+"""Demographic duplicate detection: names in Latin and Urdu script, date of birth,
+father's/husband's name and phone, compared pair by pair after blocking.
+
+Pure module (no Django): the identity services call :func:`candidates_for` at
+enrolment on a pool they pre-filter by the blind-indexed :func:`name_key`, the
+national-ID connector calls :func:`name_similarity`, and ``rahdari identity
+dedup`` calls :func:`find_duplicates` on a whole registry. ``docs/dedup.md``
+explains the method, the weights and how the threshold was tuned.
+
+Exact national-ID equality is not handled here: it is a hard stop elsewhere.
+
+One code path scores pairs: :func:`score`, :func:`candidates_for` and
+:func:`find_duplicates` all run the same vectorised scorer (NumPy arrays plus
+``rapidfuzz.process.cpdist``), so a pair gets the same score whichever way it
+is asked for.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz, process
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+StrArray = npt.NDArray[np.object_]
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """The demographic fields of one person as the matcher sees them.
+
+    Example: ``PersonRecord("P1", "Gul Bibi", "گل بی بی", "Sher Khan", "شیر خان",
+    date(1986, 3, 14), 1986, "F", "Swat", "+923001234567")``.
+    """
+
+    id: str
+    full_name: str  # Latin script
+    full_name_ur: str  # Urdu script, '' if unknown
+    guardian_name: str  # father or husband, Latin, '' if missing
+    guardian_name_ur: str
+    date_of_birth: date | None
+    birth_year: int | None  # set even when only the year is known
+    sex: str  # 'M' | 'F' | 'X'
+    district: str
+    mobile: str  # E.164 or ''
+
+
+@dataclass(frozen=True)
+class MatchScore:
+    """How alike two records are: ``total`` in [0, 1] and the per-field agreements.
+
+    ``components`` holds the agreement (0..1) of each field compared — ``name``,
+    ``guardian``, ``dob``, ``phone``, ``sex``, ``district`` (a field missing on
+    either side is left out) — and flags set to 1.0: ``sex_conflict`` and one
+    ``dob_*`` kind (``dob_exact``, ``dob_swapped_day_month``, ``dob_year_only``,
+    ``dob_off_by_one_year``, ``dob_year_digit``, ``dob_same_month``, ``dob_same_year``,
+    ``dob_different``).
+    """
+
+    total: float
+    components: dict[str, float]
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """A suspected duplicate: record ids ``a`` < ``b`` (as the input orders them)."""
+
+    a: str
+    b: str
+    score: float
+    components: dict[str, float]
+
+
+# --------------------------------------------------------------------------- Latin names
+
+# Titles and honorifics that are not part of a name. "Bibi", "Begum", "Khan",
+# "Syed", "Shah", "Mian", "Malik", "Sheikh" are kept: in Khyber Pakhtunkhwa they
+# are part of a woman's given name (Gul Bibi, Bibi Hawa, Iqbal Begum) or a
+# family/lineage name that people carry on their CNIC.
+LATIN_HONORIFICS: Final = frozenset(
+    {
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mst",
+        "mstt",
+        "musammat",
+        "mussammat",
+        "mosammat",
+        "musammath",
+        "mohtarma",
+        "janab",
+        "dr",
+        "engr",
+        "prof",
+        "haji",
+        "hajji",
+        "alhaj",
+        "alhajj",
+    }
+)
+# Abbreviations of Muhammad written on forms.
+LATIN_ABBREVIATIONS: Final = {"mohd": "muhammad", "muhd": "muhammad", "md": "muhammad"}
+# Spellings of Muhammad skipped by name_key when another given name follows,
+# because "Muhammad Aslam" is just as often written "M. Aslam" or "Aslam".
+MUHAMMAD_LATIN: Final = frozenset(
+    {
+        "m",
+        "muhammad",
+        "mohammad",
+        "mohammed",
+        "muhammed",
+        "mohamed",
+        "mohamad",
+        "muhamad",
+        "mohammod",
+        "muhammod",
+        "mahomed",
+    }
+)
+# Suffix tokens written apart or joined: "Rahmat Ullah" == "Rahmatullah".
+_LATIN_GLUE_TO_PREVIOUS: Final = frozenset({"ullah", "ulla", "ullha"})
+
+_RELATION_MARKER = re.compile(r"\b[sdw]\s*/\s*o\b.*$")  # "Ali s/o Gul": the rest is the father
+_NOT_LETTER = re.compile(r"[^a-z]+")
+_APOSTROPHES = re.compile(r"['\u2019\u2018`\u02bc]")
+
+
+def _ascii_fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def latin_tokens(name: str) -> list[str]:
+    """The tokens of :func:`normalise_latin`."""
+    text = _RELATION_MARKER.sub("", _ascii_fold(name))
+    text = _NOT_LETTER.sub(" ", _APOSTROPHES.sub("", text))
+    tokens: list[str] = []
+    for raw in text.split():
+        word = LATIN_ABBREVIATIONS.get(raw, raw)
+        if word in LATIN_HONORIFICS:
+            continue
+        if tokens and word in _LATIN_GLUE_TO_PREVIOUS:
+            tokens[-1] += word
+        elif tokens and word == "bi" and tokens[-1] == "bi":  # "Bi Bi" is "Bibi"
+            tokens[-1] = "bibi"
+        else:
+            tokens.append(word)
+    return tokens
+
+
+def normalise_latin(name: str) -> str:
+    """Lower-case, ASCII-folded, titles dropped, spaces collapsed.
+
+    ``"Mst.  Gul  Bibi"`` → ``"gul bibi"``; ``"Mohd. Aslam"`` → ``"muhammad aslam"``;
+    ``"Rahmat Ullah"`` → ``"rahmatullah"``. Titles (Mr, Mst, Haji, Dr ...) are
+    dropped; Bibi and Begum are kept because they are part of women's names.
+    Spelling variants (Mohammad, Yusufzai) are left alone: the phonetic skeleton
+    takes care of them when names are compared.
+    """
+    return " ".join(latin_tokens(name))
+
+
+# --------------------------------------------------------------------------- Urdu names
+
+# Arabic code points that Urdu writers use interchangeably with the Urdu ones.
+_URDU_FOLD: Final = {
+    "\u064a": "\u06cc",  # Arabic yeh -> Farsi yeh
+    "\u0649": "\u06cc",  # alef maksura -> yeh
+    "\u06d2": "\u06cc",  # yeh barree -> yeh
+    "\u06d3": "\u0626",  # yeh barree with hamza -> yeh with hamza
+    "\u0643": "\u06a9",  # Arabic kaf -> keheh
+    "\u0647": "\u06c1",  # Arabic heh -> heh goal
+    "\u06c0": "\u06c1",  # heh with yeh above
+    "\u06c2": "\u06c1",  # heh goal with hamza
+    "\u06d5": "\u06c1",  # ae
+    "\u0629": "\u06c3",  # teh marbuta -> teh marbuta goal
+    "\u0623": "\u0627",  # alef with hamza above
+    "\u0625": "\u0627",  # alef with hamza below
+    "\u0671": "\u0627",  # alef wasla
+    "\u0624": "\u0648",  # waw with hamza
+    "\u0621": "",  # hamza: ثناء = ثنا
+}
+URDU_HONORIFICS: Final = frozenset(
+    {"مسمات", "مسماۃ", "مسماة", "محترمہ", "جناب", "حاجی", "الحاج", "ڈاکٹر", "مسٹر", "مسز"}
+)
+MUHAMMAD_URDU: Final = frozenset({"محمد"})
+_URDU_ALLAH: Final = "اللہ"
+
+
+def _is_urdu_letter(c: str) -> bool:
+    o = ord(c)
+    return (0x0620 <= o <= 0x064A) or (0x066E <= o <= 0x06D3) or (0x06FA <= o <= 0x06FF)
+
+
+def urdu_tokens(name: str) -> list[str]:
+    """The tokens of :func:`normalise_urdu`."""
+    text = unicodedata.normalize("NFKC", name)
+    chars: list[str] = []
+    for c in text:
+        c = _URDU_FOLD.get(c, c)
+        if not c:
+            continue
+        if _is_urdu_letter(c):
+            chars.append(c)
+        elif unicodedata.category(c) in {"Mn", "Cf"} or c == "\u0640":
+            continue  # diacritics (zer, zabar, pesh, shadda, superscript alef), ZWNJ, tatweel
+        else:
+            chars.append(" ")
+    tokens: list[str] = []
+    for word in "".join(chars).split():
+        if word in URDU_HONORIFICS:
+            continue
+        if tokens and word == _URDU_ALLAH:  # حبیب اللہ == حبیباللہ
+            tokens[-1] += word
+        elif tokens and word == "بی" and tokens[-1] == "بی":  # بی بی == بیبی
+            tokens[-1] = "بیبی"
+        else:
+            tokens.append(word)
+    return tokens
+
+
+def normalise_urdu(name: str) -> str:
+    """Urdu/Arabic letter variants folded (ي→ی, ك→ک, ه→ہ ...), diacritics, hamza and
+    titles dropped, spaces collapsed: ``"مسمات  گل بي بي"`` → ``"گل بیبی"``."""
+    return " ".join(urdu_tokens(name))
+
+
+# --------------------------------------------------------------------------- phonetic skeleton
+
+# The skeleton alphabet: one symbol per consonant sound as Urdu spells it, so
+# the Latin and Urdu spellings of a name meet. Short vowels are not written in
+# Urdu, and long vowels (ا و ی) are written inconsistently in Latin, so every
+# vowel — and w/v/y, which Urdu writes with the vowel letters و and ی — is
+# dropped except at the start of a word, where a vowel becomes "a" and w/y stay.
+# Symbols: b p t d j c(=ch چ) x(=kh خ) S(=sh ش) s z r l m n k(=k q ک ق) g(=g gh گ غ)
+# f h, and the word-initial a w y. A final h is dropped (شاہ / Shah / فاطمہ /
+# Fatima all lose it) and repeated symbols collapse (Gull = Gul, محمد = Muhammad).
+SKELETON_VOWEL: Final = ""
+LATIN_DIGRAPHS: Final = {
+    "kh": "x",
+    "gh": "g",
+    "sh": "S",
+    "ch": "c",
+    "zh": "z",
+    "th": "t",
+    "dh": "d",
+    "ph": "p",
+    "bh": "b",
+    "jh": "j",
+    "rh": "r",
+}
+LATIN_LETTERS: Final = {
+    "a": "",
+    "e": "",
+    "i": "",
+    "o": "",
+    "u": "",
+    "w": "",
+    "v": "",
+    "y": "",
+    "b": "b",
+    "c": "k",
+    "d": "d",
+    "f": "f",
+    "g": "g",
+    "h": "h",
+    "j": "j",
+    "k": "k",
+    "l": "l",
+    "m": "m",
+    "n": "n",
+    "p": "p",
+    "q": "k",
+    "r": "r",
+    "s": "s",
+    "t": "t",
+    "x": "ks",
+    "z": "z",
+}
+LATIN_INITIAL: Final = {
+    "a": "a",
+    "e": "a",
+    "i": "a",
+    "o": "a",
+    "u": "a",
+    "w": "w",
+    "v": "w",
+    "y": "y",
+}
+URDU_LETTERS: Final = {
+    # vowels and the letters that write them
+    "ا": "",
+    "آ": "",
+    "ع": "",
+    "ئ": "",
+    "و": "",
+    "ی": "",
+    "ې": "",
+    "ۍ": "",
+    "ھ": "",  # do-chashmi he marks aspiration: بھ = b, تھ = t (کھ is handled apart)
+    # consonants
+    "ب": "b",
+    "پ": "p",
+    "ت": "t",
+    "ٹ": "t",
+    "ط": "t",
+    "ۃ": "t",
+    "ټ": "t",
+    "ث": "s",
+    "س": "s",
+    "ص": "s",
+    "څ": "s",
+    "ج": "j",
+    "چ": "c",
+    "ح": "h",
+    "ہ": "h",
+    "خ": "x",
+    "د": "d",
+    "ڈ": "d",
+    "ډ": "d",
+    "ذ": "z",
+    "ز": "z",
+    "ض": "z",
+    "ظ": "z",
+    "ژ": "z",
+    "ږ": "z",
+    "ځ": "z",
+    "ر": "r",
+    "ڑ": "r",
+    "ړ": "r",
+    "ش": "S",
+    "ښ": "S",
+    "غ": "g",
+    "گ": "g",
+    "ګ": "g",
+    "ف": "f",
+    "ق": "k",
+    "ک": "k",
+    "ل": "l",
+    "م": "m",
+    "ن": "n",
+    "ں": "n",
+    "ڼ": "n",
+}
+URDU_INITIAL: Final = {"ا": "a", "آ": "a", "ع": "a", "ئ": "a", "و": "w", "ی": "y"}
+
+
+def _finish_skeleton(symbols: list[str]) -> str:
+    out: list[str] = []
+    for s in "".join(symbols):
+        if not out or out[-1] != s:
+            out.append(s)
+    if len(out) > 1 and out[-1] == "h":
+        out.pop()
+    return "".join(out)
+
+
+def _latin_word_skeleton(word: str) -> str:
+    symbols: list[str] = []
+    i = 0
+    while i < len(word):
+        pair = word[i : i + 2]
+        if pair in LATIN_DIGRAPHS:
+            symbols.append(LATIN_DIGRAPHS[pair])
+            i += 2
+            continue
+        c = word[i]
+        symbols.append(
+            LATIN_INITIAL[c] if i == 0 and c in LATIN_INITIAL else LATIN_LETTERS.get(c, "")
+        )
+        i += 1
+    return _finish_skeleton(symbols)
+
+
+def _urdu_word_skeleton(word: str) -> str:
+    symbols: list[str] = []
+    for i, c in enumerate(word):
+        if c == "ھ" and symbols and symbols[-1] == "k":
+            symbols[-1] = "x"  # کھ is written kh in Latin, like خ
+            continue
+        if i == 0 and c in URDU_INITIAL:
+            symbols.append(URDU_INITIAL[c])
+        else:
+            symbols.append(URDU_LETTERS.get(c, ""))
+    return _finish_skeleton(symbols)
+
+
+def _is_urdu_text(text: str) -> bool:
+    return any(_is_urdu_letter(c) for c in text)
+
+
+def phonetic_skeleton(text: str) -> str:
+    """A script-independent key of a name: ``محمد``, ``Muhammad``, ``Mohammed`` → ``mhmd``;
+    ``Yousafzai``, ``Yusufzai``, ``یوسفزئی`` → ``ysfz``. Words are keyed apart and
+    joined by one space (``"Gul Khan"`` → ``"gl xn"``)."""
+    if _is_urdu_text(text):
+        return " ".join(filter(None, (_urdu_word_skeleton(t) for t in urdu_tokens(text))))
+    return " ".join(filter(None, (_latin_word_skeleton(t) for t in latin_tokens(text))))
+
+
+def name_key(full_name: str, full_name_ur: str) -> str:
+    """The blocking key of a person: the skeleton of the first given name.
+
+    Taken from the Latin name when there is one, else from the Urdu name. A
+    leading Muhammad (or "M.") is skipped when another name follows, because it
+    is the part most often abbreviated or left out ("M. Aslam", "Aslam") and
+    because it would put a fifth of all men in one block. Vowels and spelling
+    variants do not change the key (Mohammad Aslam, Muhammad Aslam, محمد اسلم →
+    ``aslm``); a typo in a consonant of the first name does, which is why
+    :func:`find_duplicates` also blocks on other fields.
+    """
+    tokens = latin_tokens(full_name)
+    if tokens:
+        if len(tokens) > 1 and tokens[0] in MUHAMMAD_LATIN:
+            tokens = tokens[1:]
+        return _latin_word_skeleton(tokens[0])
+    tokens = urdu_tokens(full_name_ur)
+    if tokens:
+        if len(tokens) > 1 and tokens[0] in MUHAMMAD_URDU:
+            tokens = tokens[1:]
+        return _urdu_word_skeleton(tokens[0])
+    return ""
+
+
+# --------------------------------------------------------------------------- prepared names
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedNames:
+    """Per distinct name, the strings the scorers compare ('' when absent).
+
+    ``*_joined``: the tokens without spaces, in order (a split or joined word
+    does not matter); ``*_sorted``: the tokens sorted, space-separated (word
+    order does not matter).
+    """
+
+    latin_joined: StrArray
+    latin_sorted: StrArray
+    urdu_joined: StrArray
+    urdu_sorted: StrArray
+    skel_latin_joined: StrArray
+    skel_latin_sorted: StrArray
+    skel_urdu_joined: StrArray
+    skel_urdu_sorted: StrArray
+
+
+def _object_array(values: list[str]) -> StrArray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _prepare_one(latin: str, urdu: str) -> tuple[str, str, str, str, str, str, str, str]:
+    lt = latin_tokens(latin)
+    ut = urdu_tokens(urdu)
+    lj = "".join(lt)
+    uj = "".join(ut)
+    return (
+        lj,
+        " ".join(sorted(lt)),
+        uj,
+        " ".join(sorted(ut)),
+        _latin_word_skeleton(lj) if lj else "",
+        " ".join(sorted(filter(None, (_latin_word_skeleton(t) for t in lt)))),
+        _urdu_word_skeleton(uj) if uj else "",
+        " ".join(sorted(filter(None, (_urdu_word_skeleton(t) for t in ut)))),
+    )
+
+
+def _prepare(names: Sequence[tuple[str, str]]) -> _PreparedNames:
+    cols: list[list[str]] = [[] for _ in range(8)]
+    for latin, urdu in names:
+        for col, value in zip(cols, _prepare_one(latin, urdu), strict=True):
+            col.append(value)
+    return _PreparedNames(*(_object_array(c) for c in cols))
+
+
+# Evidence weights: a spelling difference read through the skeleton counts a
+# little less than the same agreement in one script; a different word order or
+# a missing word a little less again.
+ORDER_FACTOR: Final = 0.95
+SUBSET_FACTOR: Final = 0.85
+SKELETON_FACTOR: Final = 0.94
+
+
+def _pairwise(scorer: Any, left: StrArray, right: StrArray) -> FloatArray:
+    if left.size == 0:
+        return np.zeros(0)
+    result = process.cpdist(
+        left.tolist(), right.tolist(), scorer=scorer, dtype=np.float64, workers=-1
+    )
+    return np.asarray(result, dtype=np.float64) / 100.0
+
+
+def _script_evidence(
+    joined_a: StrArray, sorted_a: StrArray, joined_b: StrArray, sorted_b: StrArray, *, subset: bool
+) -> FloatArray:
+    present = (joined_a != "") & (joined_b != "")
+    out = np.zeros(joined_a.size)
+    if not present.any():
+        return out
+    ja, jb, sa, sb = joined_a[present], joined_b[present], sorted_a[present], sorted_b[present]
+    best = _pairwise(fuzz.ratio, ja, jb)
+    best = np.maximum(best, ORDER_FACTOR * _pairwise(fuzz.ratio, sa, sb))
+    if subset:
+        best = np.maximum(best, SUBSET_FACTOR * _pairwise(fuzz.token_set_ratio, sa, sb))
+    out[present] = best
+    return out
+
+
+def _name_similarity_arrays(p: _PreparedNames, ia: IntArray, ib: IntArray) -> FloatArray:
+    """Similarity of names ``ia[k]`` and ``ib[k]`` of ``p``: the best of Latin↔Latin,
+    Urdu↔Urdu and the skeletons (Latin and Urdu, either side), in [0, 1]."""
+    best = _script_evidence(
+        p.latin_joined[ia],
+        p.latin_sorted[ia],
+        p.latin_joined[ib],
+        p.latin_sorted[ib],
+        subset=True,
+    )
+    best = np.maximum(
+        best,
+        _script_evidence(
+            p.urdu_joined[ia],
+            p.urdu_sorted[ia],
+            p.urdu_joined[ib],
+            p.urdu_sorted[ib],
+            subset=True,
+        ),
+    )
+    skeletons = (
+        (p.skel_latin_joined, p.skel_latin_sorted),
+        (p.skel_urdu_joined, p.skel_urdu_sorted),
+    )
+    for ja, sa in skeletons:
+        for jb, sb in skeletons:
+            evidence = _script_evidence(ja[ia], sa[ia], jb[ib], sb[ib], subset=False)
+            best = np.maximum(best, SKELETON_FACTOR * evidence)
+    same = ia == ib
+    best[same & (best > 0)] = 1.0  # the very same name (guards float rounding)
+    return best
+
+
+def name_similarity(a_latin: str, a_urdu: str, b_latin: str, b_urdu: str) -> float:
+    """How alike two names are, 0..1, whatever script each is written in.
+
+    The best of: Latin against Latin and Urdu against Urdu after
+    normalisation (identical → 1.0, one typo in a 15-letter name ≈ 0.93), and
+    the phonetic skeletons of either script against each other (a
+    transliteration variant — Mohammad/Muhammad, Yusufzai/Yousafzai,
+    Muhammad/محمد — ≈ 0.94). Word order ("Ali Muhammad" / "Muhammad Ali")
+    gives 0.95; a missing word ("Muhammad Aslam" / "Muhammad Aslam Khan") ≈ 0.85.
+    """
+    p = _prepare([(a_latin, a_urdu), (b_latin, b_urdu)])
+    if p.latin_joined[0] == p.latin_joined[1] and p.urdu_joined[0] == p.urdu_joined[1]:
+        return 1.0 if (p.latin_joined[0] or p.urdu_joined[0]) else 0.0
+    return float(_name_similarity_arrays(p, np.array([0]), np.array([1]))[0])
+
+
+# --------------------------------------------------------------------------- scoring
+
+# The total is an evidence-weighted mean of the per-field agreements:
+# total = sum(weight * agreement) / sum(weight) over the fields that both
+# records carry. A weight says how much a field tells when it agrees (or, for
+# a phone or sex, how much when it disagrees). Identical records score 1.0.
+# Tuned on benchmarks/dedup.py (see docs/dedup.md).
+W_NAME: Final = 0.45
+W_GUARDIAN: Final = 0.25
+W_DOB: Final = 0.30  # both dates complete
+W_DOB_YEAR: Final = 0.12  # only the year known on one side or both
+W_PHONE_AGREE: Final = 0.30  # one phone number is strong evidence
+W_PHONE_DISAGREE: Final = 0.05  # people change numbers: weak evidence against
+W_SEX_AGREE: Final = 0.05
+W_SEX_CONFLICT: Final = 0.20
+W_DISTRICT: Final = 0.05
+# Name similarity below NAME_FLOOR counts as no agreement; above it the
+# agreement rises linearly to 1, so "Gul Zaman" / "Gul Nawaz" (0.75) counts half.
+NAME_FLOOR: Final = 0.5
+
+# Date-of-birth agreement levels: (component flag, agreement).
+DOB_LEVELS: Final = (
+    ("dob_exact", 1.0),
+    ("dob_swapped_day_month", 0.85),
+    ("dob_off_by_one_year", 0.7),
+    ("dob_year_digit", 0.6),
+    ("dob_day_or_month_differs", 0.4),
+    ("dob_same_year", 0.2),
+    ("dob_different", 0.0),
+    ("dob_year_only", -1.0),  # agreement 1.0 same year, 0.5 a year apart, else 0
+)
+(
+    _DOB_EXACT,
+    _DOB_SWAPPED,
+    _DOB_OFF_BY_ONE,
+    _DOB_YEAR_DIGIT,
+    _DOB_PART,
+    _DOB_SAME_YEAR,
+    _DOB_DIFFERENT,
+    _DOB_YEAR_ONLY,
+) = range(len(DOB_LEVELS))
+
+REVIEW_THRESHOLD: Final = 0.80
+"""Pairs scoring at or above this go to the officers' review queue."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Features:
+    """The records as arrays; names are interned in ``names``."""
+
+    ids: list[str]
+    names: _PreparedNames
+    name_id: IntArray
+    guardian_id: IntArray  # -1: no father/husband name
+    ordinal: IntArray  # date of birth as a proleptic ordinal, -1 if not known
+    year: IntArray  # -1 if not known
+    month: IntArray
+    day: IntArray
+    sex: IntArray  # 0 male, 1 female, -1 other or unknown
+    district: IntArray  # -1 if empty
+    mobile: IntArray  # -1 if empty
+    # Blocking keys, one code space for both scripts (a skeleton is a skeleton), -1 if missing:
+    # the first given name's skeleton, the whole name's skeleton (words sorted) and its
+    # first symbol, each from the Latin and from the Urdu name; the guardian's skeleton.
+    key_latin: IntArray
+    key_urdu: IntArray
+    skeleton_latin: IntArray
+    skeleton_urdu: IntArray
+    initial_latin: IntArray
+    initial_urdu: IntArray
+    guardian_key: IntArray
+
+
+class _Interner:
+    def __init__(self) -> None:
+        self.codes: dict[Any, int] = {}
+
+    def code(self, value: Any) -> int:
+        return self.codes.setdefault(value, len(self.codes))
+
+
+def _blocking_keys(latin: str, urdu: str) -> tuple[str, str, str, str]:
+    """(first-name key from Latin, from Urdu, whole-name skeleton from Latin, from Urdu)."""
+    return (
+        name_key(latin, ""),
+        name_key("", urdu),
+        " ".join(sorted(filter(None, (_latin_word_skeleton(t) for t in latin_tokens(latin))))),
+        " ".join(sorted(filter(None, (_urdu_word_skeleton(t) for t in urdu_tokens(urdu))))),
+    )
+
+
+def _features(records: Sequence[PersonRecord]) -> _Features:
+    n = len(records)
+    names = _Interner()
+    name_id = np.empty(n, dtype=np.int64)
+    guardian_id = np.empty(n, dtype=np.int64)
+    ordinal = np.full(n, -1, dtype=np.int64)
+    year = np.full(n, -1, dtype=np.int64)
+    month = np.full(n, -1, dtype=np.int64)
+    day = np.full(n, -1, dtype=np.int64)
+    sexes = np.empty(n, dtype=np.int64)
+    districts = _Interner()
+    district = np.empty(n, dtype=np.int64)
+    mobiles = _Interner()
+    mobile = np.empty(n, dtype=np.int64)
+    sex_codes = {"M": 0, "F": 1}
+    for k, r in enumerate(records):
+        name_id[k] = names.code((r.full_name, r.full_name_ur))
+        has_guardian = bool(r.guardian_name.strip() or r.guardian_name_ur.strip())
+        guardian_id[k] = names.code((r.guardian_name, r.guardian_name_ur)) if has_guardian else -1
+        dob = r.date_of_birth
+        if dob is not None:
+            ordinal[k] = dob.toordinal()
+            year[k], month[k], day[k] = dob.year, dob.month, dob.day
+        elif r.birth_year is not None:
+            year[k] = r.birth_year
+        sexes[k] = sex_codes.get(r.sex, -1)
+        district[k] = districts.code(r.district) if r.district else -1
+        mobile[k] = mobiles.code(r.mobile) if r.mobile else -1
+
+    distinct = list(names.codes)
+    prepared = _prepare(distinct)
+    keys = _Interner()
+    per_name = np.full((len(distinct), 6), -1, dtype=np.int64)
+    for k, (latin, urdu) in enumerate(distinct):
+        key_l, key_u, skel_l, skel_u = _blocking_keys(latin, urdu)
+        for col, value in enumerate((key_l, key_u, skel_l, skel_u, skel_l[:1], skel_u[:1])):
+            if value:
+                per_name[k, col] = keys.code(value)
+    by_record = per_name[name_id]
+    # The guardian's skeleton from Latin, else from Urdu.
+    guardian_skel = np.where(per_name[:, 2] >= 0, per_name[:, 2], per_name[:, 3])
+    guardian_key = np.where(guardian_id >= 0, guardian_skel[np.maximum(guardian_id, 0)], -1)
+    return _Features(
+        ids=[r.id for r in records],
+        names=prepared,
+        name_id=name_id,
+        guardian_id=guardian_id,
+        ordinal=ordinal,
+        year=year,
+        month=month,
+        day=day,
+        sex=sexes,
+        district=district,
+        mobile=mobile,
+        key_latin=by_record[:, 0],
+        key_urdu=by_record[:, 1],
+        skeleton_latin=by_record[:, 2],
+        skeleton_urdu=by_record[:, 3],
+        initial_latin=by_record[:, 4],
+        initial_urdu=by_record[:, 5],
+        guardian_key=guardian_key,
+    )
+
+
+_CHUNK: Final = 1_000_000
+
+
+def _interned_similarity(names: _PreparedNames, a: IntArray, b: IntArray) -> FloatArray:
+    """Name similarity for interned name ids, each distinct pair computed once."""
+    out = np.zeros(a.size)
+    present = (a >= 0) & (b >= 0)
+    if not present.any():
+        return out
+    size = max(names.latin_joined.size, 1)
+    lo = np.minimum(a[present], b[present])
+    hi = np.maximum(a[present], b[present])
+    unique, inverse = np.unique(lo * size + hi, return_inverse=True)
+    ua, ub = unique // size, unique % size
+    sims = _name_similarity_arrays(names, ua, ub)
+    out[present] = sims[inverse.ravel()]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _PairScores:
+    total: FloatArray
+    name: FloatArray
+    guardian: FloatArray  # nan: not compared
+    dob: FloatArray
+    dob_level: IntArray  # -1: not compared
+    phone: FloatArray
+    sex: FloatArray
+    district: FloatArray
+
+
+def _one_digit_apart(x: IntArray, y: IntArray) -> BoolArray:
+    """Years that differ in exactly one decimal digit (1985/1995, 1985/1988)."""
+    diff = np.zeros(x.size, dtype=np.int64)
+    xx, yy = x.copy(), y.copy()
+    for _ in range(4):
+        diff += (xx % 10) != (yy % 10)
+        xx //= 10
+        yy //= 10
+    return np.asarray(diff == 1, dtype=np.bool_)
+
+
+def _score_pairs(f: _Features, i: IntArray, j: IntArray) -> _PairScores:
+    n = i.size
+    name = _interned_similarity(f.names, f.name_id[i], f.name_id[j])
+    name_agree = np.clip((name - NAME_FLOOR) / (1.0 - NAME_FLOOR), 0.0, 1.0)
+    num = W_NAME * name_agree
+    den = np.full(n, W_NAME)
+
+    gi, gj = f.guardian_id[i], f.guardian_id[j]
+    has_guardian = (gi >= 0) & (gj >= 0)
+    guardian = np.full(n, np.nan)
+    guardian[has_guardian] = _interned_similarity(f.names, gi[has_guardian], gj[has_guardian])
+    g_agree = np.clip((guardian - NAME_FLOOR) / (1.0 - NAME_FLOOR), 0.0, 1.0)
+    num += np.where(has_guardian, W_GUARDIAN * np.nan_to_num(g_agree), 0.0)
+    den += np.where(has_guardian, W_GUARDIAN, 0.0)
+
+    # Date of birth.
+    yi, yj = f.year[i], f.year[j]
+    both_dates = (f.ordinal[i] >= 0) & (f.ordinal[j] >= 0)
+    years_only = (yi >= 0) & (yj >= 0) & ~both_dates
+    mi, mj, di, dj = f.month[i], f.month[j], f.day[i], f.day[j]
+    same_year = yi == yj
+    same_md = (mi == mj) & (di == dj)
+    level = np.select(
+        [
+            ~both_dates & ~years_only,
+            years_only,
+            f.ordinal[i] == f.ordinal[j],
+            same_year & (mi == dj) & (di == mj),
+            same_md & (np.abs(yi - yj) == 1),
+            same_md & _one_digit_apart(yi, yj),
+            same_year & ((mi == mj) | (di == dj)),
+            same_year,
+        ],
+        [
+            -1,
+            _DOB_YEAR_ONLY,
+            _DOB_EXACT,
+            _DOB_SWAPPED,
+            _DOB_OFF_BY_ONE,
+            _DOB_YEAR_DIGIT,
+            _DOB_PART,
+            _DOB_SAME_YEAR,
+        ],
+        _DOB_DIFFERENT,
+    ).astype(np.int64)
+    level_agree = np.array([a for _, a in DOB_LEVELS])
+    year_gap = np.abs(yi - yj)
+    dob = np.where(
+        years_only,
+        np.select([year_gap == 0, year_gap == 1], [1.0, 0.5], 0.0),
+        level_agree[np.maximum(level, 0)],
+    )
+    dob = np.where(level >= 0, dob, np.nan)
+    dob_weight = np.select([both_dates, years_only], [W_DOB, W_DOB_YEAR], 0.0)
+    num += dob_weight * np.nan_to_num(dob)
+    den += dob_weight
+
+    # Phone, sex, district.
+    has_phone = (f.mobile[i] >= 0) & (f.mobile[j] >= 0)
+    same_phone = has_phone & (f.mobile[i] == f.mobile[j])
+    phone = np.where(has_phone, same_phone.astype(np.float64), np.nan)
+    num += np.where(same_phone, W_PHONE_AGREE, 0.0)
+    den += np.select([same_phone, has_phone], [W_PHONE_AGREE, W_PHONE_DISAGREE], 0.0)
+
+    has_sex = (f.sex[i] >= 0) & (f.sex[j] >= 0)
+    same_sex = has_sex & (f.sex[i] == f.sex[j])
+    sex = np.where(has_sex, same_sex.astype(np.float64), np.nan)
+    num += np.where(same_sex, W_SEX_AGREE, 0.0)
+    den += np.select([same_sex, has_sex], [W_SEX_AGREE, W_SEX_CONFLICT], 0.0)
+
+    has_district = (f.district[i] >= 0) & (f.district[j] >= 0)
+    same_district = has_district & (f.district[i] == f.district[j])
+    district = np.where(has_district, same_district.astype(np.float64), np.nan)
+    num += np.where(same_district, W_DISTRICT, 0.0)
+    den += np.where(has_district, W_DISTRICT, 0.0)
+
+    return _PairScores(
+        total=num / den,
+        name=name,
+        guardian=guardian,
+        dob=dob,
+        dob_level=level,
+        phone=phone,
+        sex=sex,
+        district=district,
+    )
+
+
+def _take(s: _PairScores, k: IntArray) -> _PairScores:
+    return _PairScores(*(getattr(s, name)[k] for name in _PairScores.__slots__))
+
+
+def _concat_scores(parts: list[_PairScores]) -> _PairScores:
+    return _PairScores(
+        *(np.concatenate([getattr(p, name) for p in parts]) for name in _PairScores.__slots__)
+    )
+
+
+def _components(s: _PairScores, k: int) -> dict[str, float]:
+    out: dict[str, float] = {"name": round(float(s.name[k]), 4)}
+    for label, values in (
+        ("guardian", s.guardian),
+        ("dob", s.dob),
+        ("phone", s.phone),
+        ("sex", s.sex),
+        ("district", s.district),
+    ):
+        value = float(values[k])
+        if not np.isnan(value):
+            out[label] = round(value, 4)
+    if int(s.dob_level[k]) >= 0:
+        out[DOB_LEVELS[int(s.dob_level[k])][0]] = 1.0
+    if out.get("sex") == 0.0:
+        out["sex_conflict"] = 1.0
+    return out
+
+
+def score(a: PersonRecord, b: PersonRecord) -> MatchScore:
+    """How likely ``a`` and ``b`` are the same person: 0..1 with the per-field evidence."""
+    s = _score_pairs(_features([a, b]), np.array([0]), np.array([1]))
+    return MatchScore(total=float(s.total[0]), components=_components(s, 0))
+
+
+def candidates_for(
+    new: PersonRecord,
+    pool: Iterable[PersonRecord],
+    threshold: float = REVIEW_THRESHOLD,
+) -> list[tuple[PersonRecord, MatchScore]]:
+    """The records of ``pool`` that ``new`` may duplicate, best first.
+
+    The caller pre-filters the pool (blocking keys: district, birth year,
+    :func:`name_key`, phone); records with ``new``'s own id are skipped.
+    """
+    others = [r for r in pool if r.id != new.id]
+    if not others:
+        return []
+    f = _features([new, *others])
+    j = np.arange(1, len(others) + 1, dtype=np.int64)
+    s = _score_pairs(f, np.zeros(j.size, dtype=np.int64), j)
+    hits = np.flatnonzero(s.total >= threshold)
+    hits = hits[np.argsort(-s.total[hits], kind="stable")]
+    return [
+        (others[k], MatchScore(total=float(s.total[k]), components=_components(s, int(k))))
+        for k in hits
+    ]
+
+
+# --------------------------------------------------------------------------- blocking
+
+BLOCK_WINDOW: Final = 400
+"""Within a block, each record is compared with the next BLOCK_WINDOW records
+(ordered by name skeleton); blocks up to BLOCK_WINDOW + 1 records are compared in full."""
+
+
+def _block_pairs(
+    keys: Sequence[IntArray], valid: BoolArray, secondary: IntArray, n: int
+) -> IntArray:
+    """Pairs ``lo * n + hi`` of valid records that agree on every key."""
+    idx = np.flatnonzero(valid)
+    if idx.size < 2:
+        return np.zeros(0, dtype=np.int64)
+    order = idx[np.lexsort((secondary[idx], *(k[idx] for k in reversed(keys))))]
+    sorted_keys = [k[order] for k in keys]
+    new_group = np.ones(order.size, dtype=np.bool_)
+    new_group[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in sorted_keys])
+    starts = np.flatnonzero(new_group)
+    ends = np.append(starts[1:], order.size)
+    group_end = np.repeat(ends, ends - starts)
+    positions = np.arange(order.size, dtype=np.int64)
+    later = np.minimum(group_end - positions - 1, BLOCK_WINDOW)
+    total = int(later.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    left = np.repeat(positions, later)
+    step = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(later) - later, later) + 1
+    a, b = order[left], order[left + step]
+    codes: IntArray = np.minimum(a, b) * n + np.maximum(a, b)
+    return codes
+
+
+def _candidate_pairs(f: _Features) -> IntArray:
+    """The union of the blocking passes, as sorted unique ``lo * n + hi`` codes.
+
+    Each name key is taken once from the Latin and once from the Urdu name, so a
+    typo or a variant in one script does not hide a pair that the other shows.
+
+    1. district + birth year + first-name key;
+    2. district + sex + father's/husband's whole-name skeleton (a typo in the
+       first name, a wrong birth year);
+    3. the same mobile number (a move to another district);
+    4. exact date of birth + sex + first skeleton symbol of the name;
+    5. whole-name skeleton + birth year, province-wide (another district, no phone).
+    """
+    n = len(f.ids)
+    known = f.year >= 0
+    passes: list[IntArray] = []
+    for key, skeleton, initial in (
+        (f.key_latin, f.skeleton_latin, f.initial_latin),
+        (f.key_urdu, f.skeleton_urdu, f.initial_urdu),
+    ):
+        passes += [
+            _block_pairs(
+                [f.district, f.year, key], (f.district >= 0) & known & (key >= 0), skeleton, n
+            ),
+            _block_pairs(
+                [f.ordinal, f.sex, initial], (f.ordinal >= 0) & (initial >= 0), skeleton, n
+            ),
+            _block_pairs([skeleton, f.year], (skeleton >= 0) & known, f.district, n),
+        ]
+    passes += [
+        _block_pairs(
+            [f.district, f.sex, f.guardian_key],
+            (f.district >= 0) & (f.guardian_key >= 0),
+            f.skeleton_latin,
+            n,
+        ),
+        _block_pairs([f.mobile], f.mobile >= 0, f.skeleton_latin, n),
+    ]
+    return np.asarray(np.unique(np.concatenate(passes)), dtype=np.int64)
+
+
+def find_duplicates(
+    records: Sequence[PersonRecord],
+    threshold: float = REVIEW_THRESHOLD,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[DuplicatePair]:
+    """Every pair of ``records`` that shares a blocking key and scores at or above
+    ``threshold``, best first. ``progress(done, total)`` is called as the candidate
+    pairs are scored (``total`` is the number of pairs the blocking produced). A record is never paired with itself."""
+    n = len(records)
+    if n < 2:
+        return []
+    f = _features(records)
+    codes = _candidate_pairs(f)
+    total = int(codes.size)
+    if progress is not None:
+        progress(0, total)
+    found_i: list[IntArray] = []
+    found_j: list[IntArray] = []
+    found: list[_PairScores] = []
+    for start in range(0, total, _CHUNK):
+        chunk = codes[start : start + _CHUNK]
+        i, j = chunk // n, chunk % n
+        s = _score_pairs(f, i, j)
+        hits = np.flatnonzero(s.total >= threshold)
+        found_i.append(i[hits])
+        found_j.append(j[hits])
+        found.append(_take(s, hits))
+        if progress is not None:
+            progress(min(start + _CHUNK, total), total)
+    if not found:
+        return []
+    s = _concat_scores(found)
+    i, j = np.concatenate(found_i), np.concatenate(found_j)
+    hits = np.argsort(-s.total, kind="stable")
+    return [
+        DuplicatePair(
+            a=f.ids[int(i[k])],
+            b=f.ids[int(j[k])],
+            score=float(s.total[k]),
+            components=_components(s, int(k)),
+        )
+        for k in hits
+    ]
