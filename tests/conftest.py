@@ -63,6 +63,19 @@ class CitizenData(factory.DictFactory):
     language = "en"
 
 
+def districts_named(names: list[str]) -> list[District]:
+    """The districts, loading the reference list first if a transactional test's flush
+    emptied it; an unknown name fails loudly instead of giving an officer no district."""
+    if not District.objects.exists():
+        from rahdari.core.services import districts_load
+
+        districts_load()
+    found = list(District.objects.filter(name__in=names))
+    missing = set(names) - {d.name for d in found}
+    assert not missing, f"unknown districts in a test: {sorted(missing)}"
+    return found
+
+
 @pytest.fixture
 def make_staff(db: Any) -> Callable[..., User]:
     counter = {"n": 0}
@@ -75,7 +88,7 @@ def make_staff(db: Any) -> Callable[..., User]:
             full_name=extra.pop("full_name", "Test Officer"),
             password=STAFF_PASSWORD,
             roles=[role],
-            districts=list(District.objects.filter(name__in=districts or [])),
+            districts=districts_named(districts or []),
             actor=None,
             **extra,
         )

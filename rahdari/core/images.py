@@ -28,11 +28,10 @@ def reencode_photo(data: bytes, *, max_bytes: int, field: str = "photo") -> byte
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in {"JPEG", "PNG", "WEBP"}:
                 raise ApplicationError(not_image, code="not_an_image", fields={field: [not_image]})
-            image = ImageOps.exif_transpose(image)
-            image = image.convert("RGB")
-            image.thumbnail((MAX_EDGE, MAX_EDGE))
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+            upright.thumbnail((MAX_EDGE, MAX_EDGE))
             out = io.BytesIO()
-            image.save(out, format="JPEG", quality=82, optimize=True)
+            upright.save(out, format="JPEG", quality=82, optimize=True)
     except (
         UnidentifiedImageError,
         OSError,

@@ -74,9 +74,9 @@ class PersonForm(forms.Form):
 
     def __init__(self, *args: Any, districts: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["district"].queryset = (
-            districts if districts is not None else District.objects.all()
-        )  # type: ignore[attr-defined]
+        district_field = self.fields["district"]
+        assert isinstance(district_field, forms.ModelChoiceField)
+        district_field.queryset = districts if districts is not None else District.objects.all()
 
 
 class PersonEditForm(PersonForm):
@@ -139,9 +139,9 @@ class SearchForm(forms.Form):
 
     def __init__(self, *args: Any, districts: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["district"].queryset = (
-            districts if districts is not None else District.objects.all()
-        )  # type: ignore[attr-defined]
+        district_field = self.fields["district"]
+        assert isinstance(district_field, forms.ModelChoiceField)
+        district_field.queryset = districts if districts is not None else District.objects.all()
 
 
 class PurposeForm(forms.Form):

@@ -80,7 +80,12 @@ def open_duplicates_for(user: User) -> QuerySet[DuplicateCandidate]:
         status=DuplicateCandidate.Status.OPEN
     ).select_related("new_person__district", "existing_person__district")
     if not user.all_districts:
-        candidates = candidates.filter(new_person__district__in=user.districts.all())
+        # Both records are shown side by side: the officer must cover both districts.
+        # A pair across districts goes to an officer of both, or to an administrator.
+        mine = user.districts.all()
+        candidates = candidates.filter(
+            new_person__district__in=mine, existing_person__district__in=mine
+        )
     return candidates.order_by("-score", "created_at")
 
 
@@ -120,19 +125,22 @@ def reads_of(person: Person) -> QuerySet[AuditEntry]:
     )
 
 
+# How far each enrolment status has come through the four steps a person sees.
+STEP_REACHED: dict[str, int] = {
+    Enrolment.Status.VERIFYING: 1,
+    Enrolment.Status.QUEUED: 1,
+    Enrolment.Status.MISMATCH: 1,
+    Enrolment.Status.NOT_FOUND: 1,
+    Enrolment.Status.REJECTED: 1,
+    Enrolment.Status.DUPLICATE_REVIEW: 2,
+    Enrolment.Status.APPROVED: 4,
+}
+
+
 def enrolment_steps(enrolment: Enrolment | None) -> list[dict[str, Any]]:
     """The steps a person sees on their page, each done, current or waiting."""
     order = ["submitted", "verified", "duplicates", "numbered"]
-    reached = {
-        None: 0,
-        Enrolment.Status.VERIFYING: 1,
-        Enrolment.Status.QUEUED: 1,
-        Enrolment.Status.MISMATCH: 1,
-        Enrolment.Status.NOT_FOUND: 1,
-        Enrolment.Status.DUPLICATE_REVIEW: 2,
-        Enrolment.Status.APPROVED: 4,
-        Enrolment.Status.REJECTED: 1,
-    }[enrolment.status if enrolment else None]
+    reached = STEP_REACHED.get(enrolment.status, 1) if enrolment else 0
     return [
         {"step": s, "state": "done" if i < reached else "current" if i == reached else "waiting"}
         for i, s in enumerate(order)

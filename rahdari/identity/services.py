@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from rahdari.accounts.models import User
 from rahdari.core.audit import audit_record, audit_record_read
@@ -41,14 +42,16 @@ from rahdari.identity.models import (
 from rahdari.identity.national_id import VerificationOutcome, connector
 
 PROBLEM_MESSAGES = {
-    "future_birth_date": _("The date of birth is in the future."),
-    "implausible_birth_date": _("This date of birth is not possible."),
-    "sex_contradicts_national_id": _(
+    "future_birth_date": gettext_lazy("The date of birth is in the future."),
+    "implausible_birth_date": gettext_lazy("This date of birth is not possible."),
+    "sex_contradicts_national_id": gettext_lazy(
         "The last digit of the ID number is odd for men and even for women: it does not fit "
         "the sex given."
     ),
-    "minor_needs_crc": _("A child under 18 is enrolled with a CRC (B-Form) number, not a CNIC."),
-    "adult_needs_cnic": _("A person of 18 or more is enrolled with a CNIC, not a CRC."),
+    "minor_needs_crc": gettext_lazy(
+        "A child under 18 is enrolled with a CRC (B-Form) number, not a CNIC."
+    ),
+    "adult_needs_cnic": gettext_lazy("A person of 18 or more is enrolled with a CNIC, not a CRC."),
 }
 LIVE = (PersonStatus.PENDING, PersonStatus.ACTIVE, PersonStatus.SUSPENDED)
 DEMOGRAPHIC_FIELDS = (
@@ -385,8 +388,9 @@ def duplicate_decide(
         candidate = DuplicateCandidate.objects.select_for_update().get(pk=candidate.pk)
         if candidate.status != DuplicateCandidate.Status.OPEN:
             raise Conflict(_("This pair was already decided."), code="already_decided")
-        if not actor.has_perm("accounts.act_in_district", candidate.new_person.district):
-            raise Forbidden(_("This person is outside your districts."))
+        for side in (candidate.new_person, candidate.existing_person):
+            if not actor.has_perm("accounts.act_in_district", side.district):
+                raise Forbidden(_("This person is outside your districts."))
         candidate.status = (
             DuplicateCandidate.Status.MERGED
             if same_person

@@ -51,9 +51,14 @@ def _officer(request: HttpRequest, perm: str = "accounts.enrol_persons") -> User
     return user
 
 
+# Services name a few fields differently from the forms that call them.
+FIELD_ALIASES = {"phone": "mobile", "cnic": "national_id"}
+
+
 def _apply_errors(form: Any, error: ApplicationError) -> None:
     mapped = False
-    for field, msgs in error.fields.items():
+    for name, msgs in error.fields.items():
+        field = name if name in form.fields else FIELD_ALIASES.get(name, name)
         for msg in msgs:
             if field in form.fields:
                 form.add_error(field, msg)

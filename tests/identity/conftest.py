@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from rahdari.core.keyring import blind_index
-from rahdari.core.models import District
 from rahdari.identity import services
 from rahdari.identity.models import NationalIdRecord
+from tests.conftest import districts_named
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def registered(db: Any) -> Callable[..., services.PersonData]:
             date_of_birth=overrides.pop("date_of_birth", date(1986, 3, 14)),
             sex=sex,
             mobile=overrides.pop("mobile", f"+92345{n:07d}"),
-            district=District.objects.get(name=overrides.pop("district", "Swat")),
+            district=districts_named([overrides.pop("district", "Swat")])[0],
             tehsil="Babuzai",
             village="Mingora",
         )
