@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from rahdari.accounts import services as account_services
 from rahdari.accounts.models import User, request_user
@@ -37,6 +38,25 @@ from rahdari.identity.forms import (
 from rahdari.identity.models import DuplicateCandidate, Enrolment, Person
 
 SELF_STEP = "rahdari_self_enrolment"
+
+# What each piece of duplicate evidence means, for the officer comparing two records.
+EVIDENCE_LABELS = {
+    "name": gettext_lazy("Name"),
+    "guardian": gettext_lazy("Father's or husband's name"),
+    "dob": gettext_lazy("Date of birth"),
+    "phone": gettext_lazy("Mobile number"),
+    "sex": gettext_lazy("Sex"),
+    "district": gettext_lazy("District"),
+    "dob_exact": gettext_lazy("Same date of birth"),
+    "dob_swapped_day_month": gettext_lazy("Day and month swapped"),
+    "dob_off_by_one_year": gettext_lazy("Year differs by one"),
+    "dob_year_digit": gettext_lazy("One digit of the year differs"),
+    "dob_day_or_month_differs": gettext_lazy("Day or month differs"),
+    "dob_same_year": gettext_lazy("Same year of birth"),
+    "dob_different": gettext_lazy("Different date of birth"),
+    "dob_year_only": gettext_lazy("Only the year is known"),
+    "sex_conflict": gettext_lazy("Different sex"),
+}
 OPENED = "rahdari_opened_persons"
 
 
@@ -300,7 +320,10 @@ def duplicate_detail(request: HttpRequest, candidate_id: str) -> HttpResponse:
         {
             "candidate": candidate,
             "form": form,
-            "pair": [candidate.new_person, candidate.existing_person],
+            "evidence": [
+                (EVIDENCE_LABELS.get(key, key), value)
+                for key, value in candidate.components.items()
+            ],
         },
     )
 
