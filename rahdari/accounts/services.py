@@ -176,107 +176,46 @@ def _code_hash(code: str) -> str:
     ).hexdigest()
 
 
-def login_code_request(*, cnic: str) -> str | None:
-    """Send a login code to the mobile number registered for this CNIC.
-
-    Returns the masked number, or None when no citizen has this CNIC (the page shows
-    the same words either way). At most 3 codes per number per 10 minutes.
-    """
-    try:
-        digits = clean_cnic(cnic)
-    except ValidationError as exc:
-        raise _field_error(exc, "cnic") from exc
-    user = User.objects.filter(cnic_index=blind_index("cnic", digits), is_active=True).first()
-    if user is None:
-        return None
+def _issue_code(
+    *, phone: str, phone_index: str, purpose: str, user: User | None, template: str, language: str
+) -> None:
+    """One SMS code for a number: at most 3 codes per number per 10 minutes, whatever the
+    purpose; an earlier unused code of the same purpose stops working."""
     window_start = timezone.now() - settings.CITIZEN_OTP_WINDOW
     with transaction.atomic():
-        recent = LoginCode.objects.filter(
-            phone_index=user.phone_index, created_at__gte=window_start
-        )
+        recent = LoginCode.objects.filter(phone_index=phone_index, created_at__gte=window_start)
         if recent.count() >= settings.CITIZEN_OTP_MAX_PER_WINDOW:
             raise RateLimited(
                 _("Too many codes were sent to this number. Wait 10 minutes and try again.")
             )
         code = f"{secrets.randbelow(10**6):06d}"
         LoginCode.objects.filter(
-            user=user, purpose=LoginCode.Purpose.LOGIN, used_at__isnull=True
+            phone_index=phone_index, purpose=purpose, used_at__isnull=True
         ).update(used_at=timezone.now())
         LoginCode.objects.create(
             user=user,
-            phone_index=user.phone_index,
-            code_hash=_code_hash(code),
-            expires_at=timezone.now() + settings.CITIZEN_OTP_LIFETIME,
-        )
-        minutes = int(settings.CITIZEN_OTP_LIFETIME.total_seconds() // 60)
-        notification_send(
-            recipient=user.phone,
-            template="accounts.login_code",
-            language=user.preferred_language,
-            params={"code": code, "minutes": minutes},
-            actor=None,
-        )
-    return mask_phone(user.phone)
-
-
-def phone_code_request(*, phone: str, language: str) -> str:
-    """Send a code that proves the person holds this mobile number (before an account exists).
-
-    Same limits as login codes: at most 3 codes per number per 10 minutes.
-    """
-    try:
-        phone = clean_mobile(phone)
-    except ValidationError as exc:
-        raise _field_error(exc, "phone") from exc
-    index = blind_index("phone", phone)
-    window_start = timezone.now() - settings.CITIZEN_OTP_WINDOW
-    with transaction.atomic():
-        if (
-            LoginCode.objects.filter(phone_index=index, created_at__gte=window_start).count()
-            >= settings.CITIZEN_OTP_MAX_PER_WINDOW
-        ):
-            raise RateLimited(
-                _("Too many codes were sent to this number. Wait 10 minutes and try again.")
-            )
-        code = f"{secrets.randbelow(10**6):06d}"
-        LoginCode.objects.filter(
-            phone_index=index, purpose=LoginCode.Purpose.VERIFY_PHONE, used_at__isnull=True
-        ).update(used_at=timezone.now())
-        LoginCode.objects.create(
-            phone_index=index,
-            purpose=LoginCode.Purpose.VERIFY_PHONE,
+            purpose=purpose,
+            phone_index=phone_index,
             code_hash=_code_hash(code),
             expires_at=timezone.now() + settings.CITIZEN_OTP_LIFETIME,
         )
         minutes = int(settings.CITIZEN_OTP_LIFETIME.total_seconds() // 60)
         notification_send(
             recipient=phone,
-            template="accounts.phone_code",
+            template=template,
             language=language,
             params={"code": code, "minutes": minutes},
             actor=None,
         )
-    return phone
 
 
-def phone_code_verify(*, phone: str, code: str) -> str:
-    """Check a phone-proof code; returns the number (E.164) it proved."""
+def _consume_code(codes: Any, code: str) -> LoginCode:
+    """Check a code against the newest unused one; wrong tries are counted (and committed),
+    an expired, used or too-often-tried code never works."""
     message = _("This code is wrong or has expired. Ask for a new code.")
-    invalid = ApplicationError(message, code="invalid_code", fields={"code": [message]})
-    try:
-        phone = clean_mobile(phone)
-    except ValidationError as exc:
-        raise _field_error(exc, "phone") from exc
     with transaction.atomic():
         entry = (
-            LoginCode.objects.select_for_update()
-            .filter(
-                phone_index=blind_index("phone", phone),
-                purpose=LoginCode.Purpose.VERIFY_PHONE,
-                used_at__isnull=True,
-            )
-            .order_by("-created_at")
-            .first()
+            codes.select_for_update().filter(used_at__isnull=True).order_by("-created_at").first()
         )
         accepted = (
             entry is not None
@@ -289,8 +228,64 @@ def phone_code_verify(*, phone: str, code: str) -> str:
         elif entry is not None:
             entry.used_at = timezone.now()
             entry.save(update_fields=["used_at"])
-    if not accepted:
-        raise invalid
+    if not accepted or entry is None:
+        raise ApplicationError(message, code="invalid_code", fields={"code": [message]})
+    return entry
+
+
+def login_code_request(*, cnic: str) -> str | None:
+    """Send a login code to the mobile number registered for this CNIC.
+
+    Returns the masked number, or None when no citizen has this CNIC (the page shows
+    the same words either way).
+    """
+    try:
+        digits = clean_cnic(cnic)
+    except ValidationError as exc:
+        raise _field_error(exc, "cnic") from exc
+    user = User.objects.filter(cnic_index=blind_index("cnic", digits), is_active=True).first()
+    if user is None:
+        return None
+    _issue_code(
+        phone=user.phone,
+        phone_index=user.phone_index,
+        purpose=LoginCode.Purpose.LOGIN,
+        user=user,
+        template="accounts.login_code",
+        language=user.preferred_language,
+    )
+    return mask_phone(user.phone)
+
+
+def phone_code_request(*, phone: str, language: str) -> str:
+    """Send a code that proves the person holds this mobile number (before an account exists)."""
+    try:
+        phone = clean_mobile(phone)
+    except ValidationError as exc:
+        raise _field_error(exc, "phone") from exc
+    _issue_code(
+        phone=phone,
+        phone_index=blind_index("phone", phone),
+        purpose=LoginCode.Purpose.VERIFY_PHONE,
+        user=None,
+        template="accounts.phone_code",
+        language=language,
+    )
+    return phone
+
+
+def phone_code_verify(*, phone: str, code: str) -> str:
+    """Check a phone-proof code; returns the number (E.164) it proved."""
+    try:
+        phone = clean_mobile(phone)
+    except ValidationError as exc:
+        raise _field_error(exc, "phone") from exc
+    _consume_code(
+        LoginCode.objects.filter(
+            phone_index=blind_index("phone", phone), purpose=LoginCode.Purpose.VERIFY_PHONE
+        ),
+        code,
+    )
     return phone
 
 
@@ -303,34 +298,13 @@ def cnic_index_of(cnic: str) -> str:
 
 
 def login_code_verify(*, cnic_index: str, code: str) -> User:
-    """Check a login code; wrong codes count against it, an expired or used code never works."""
-    message = _("This code is wrong or has expired. Ask for a new code.")
-    invalid = ApplicationError(message, code="invalid_code", fields={"code": [message]})
+    """Check a login code for the citizen with this CNIC index; audited on success."""
     user = User.objects.filter(cnic_index=cnic_index, is_active=True).first()
-    if user is None:
-        raise invalid
+    codes = LoginCode.objects.filter(user=user, purpose=LoginCode.Purpose.LOGIN)
+    _consume_code(codes if user is not None else LoginCode.objects.none(), code)
+    assert user is not None  # a code exists only for an existing user
     with transaction.atomic():
-        login_code = (
-            LoginCode.objects.select_for_update()
-            .filter(user=user, purpose=LoginCode.Purpose.LOGIN, used_at__isnull=True)
-            .order_by("-created_at")
-            .first()
-        )
-        accepted = (
-            login_code is not None
-            and login_code.expires_at > timezone.now()
-            and login_code.attempts < settings.CITIZEN_OTP_MAX_ATTEMPTS
-            and hmac.compare_digest(login_code.code_hash, _code_hash((code or "").strip()))
-        )
-        if login_code is not None and not accepted:
-            # Committed (no exception inside the block), so wrong tries add up.
-            LoginCode.objects.filter(pk=login_code.pk).update(attempts=F("attempts") + 1)
-        elif login_code is not None:
-            login_code.used_at = timezone.now()
-            login_code.save(update_fields=["used_at"])
-            audit_record(actor=user, action="accounts.citizen_logged_in", subject=user, changes={})
-    if not accepted:
-        raise invalid
+        audit_record(actor=user, action="accounts.citizen_logged_in", subject=user, changes={})
     return user
 
 

@@ -129,6 +129,13 @@ def _officer(request: HttpRequest) -> User:
     return user
 
 
+def _visible(user: User, person_id: UUID) -> Person:
+    person = selectors.persons_visible_to(user).filter(pk=person_id).first()
+    if person is None:
+        raise NotFound("No such person in your districts.")
+    return person
+
+
 def _data(payload: PersonIn) -> services.PersonData:
     district = District.objects.filter(name=payload.district).first()
     if district is None:
@@ -276,9 +283,7 @@ def search(request: HttpRequest, q: str, district: str = "") -> list[dict[str, A
 )
 def person_get(request: HttpRequest, person_id: UUID, purpose: str) -> dict[str, Any]:
     user = _officer(request)
-    person = selectors.persons_visible_to(user).filter(pk=person_id).first()
-    if person is None:
-        raise NotFound("No such person in your districts.")
+    person = _visible(user, person_id)
     return _person_out(services.person_view(person=person, actor=user, purpose=purpose))
 
 
@@ -289,9 +294,7 @@ def person_get(request: HttpRequest, person_id: UUID, purpose: str) -> dict[str,
 )
 def person_put(request: HttpRequest, person_id: UUID, payload: UpdateIn) -> dict[str, Any]:
     user = _officer(request)
-    person = selectors.persons_visible_to(user).filter(pk=person_id).first()
-    if person is None:
-        raise NotFound("No such person in your districts.")
+    person = _visible(user, person_id)
     return _person_out(
         services.person_update(
             person=person, data=_data(payload), reason=payload.reason, actor=user
@@ -306,9 +309,7 @@ def person_put(request: HttpRequest, person_id: UUID, payload: UpdateIn) -> dict
 )
 def person_status(request: HttpRequest, person_id: UUID, payload: StatusIn) -> dict[str, Any]:
     user = _officer(request)
-    person = selectors.persons_visible_to(user).filter(pk=person_id).first()
-    if person is None:
-        raise NotFound("No such person in your districts.")
+    person = _visible(user, person_id)
     return _person_out(
         services.person_change_status(
             person=person, status=payload.status, reason=payload.reason, actor=user

@@ -572,25 +572,44 @@ def name_similarity(a_latin: str, a_urdu: str, b_latin: str, b_urdu: str) -> flo
 
 # --------------------------------------------------------------------------- scoring
 
-# The total is an evidence-weighted mean of the per-field agreements:
-# total = sum(weight * agreement) / sum(weight) over the fields that both
-# records carry. A weight says how much a field tells when it agrees (or, for
-# a phone or sex, how much when it disagrees). Identical records score 1.0.
-# Tuned on benchmarks/dedup.py (see docs/dedup.md).
-W_NAME: Final = 0.45
-W_GUARDIAN: Final = 0.25
-W_DOB: Final = 0.30  # both dates complete
-W_DOB_YEAR: Final = 0.12  # only the year known on one side or both
-W_PHONE_AGREE: Final = 0.30  # one phone number is strong evidence
-W_PHONE_DISAGREE: Final = 0.05  # people change numbers: weak evidence against
-W_SEX_AGREE: Final = 0.05
-W_SEX_CONFLICT: Final = 0.20
-W_DISTRICT: Final = 0.05
-# Name similarity below NAME_FLOOR counts as no agreement; above it the
-# agreement rises linearly to 1, so "Gul Zaman" / "Gul Nawaz" (0.75) counts half.
-NAME_FLOOR: Final = 0.5
 
-# Date-of-birth agreement levels: (component flag, agreement).
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """How much each field counts. The total is an evidence-weighted mean of the
+    per-field agreements (each 0..1):
+
+        total = sum(weight * agreement) / sum(weight)
+
+    over the fields that at least one of the two records carries. A field both
+    records lack is left out, so identical records score 1.0 however little
+    they hold. A field only one record carries counts with ``missing_agreement``
+    (unknown: neither for nor against), so a sparse record cannot reach a high
+    score on a name alone. The phone, sex and district weigh differently when
+    they agree and when they disagree: one shared number is strong evidence,
+    while people change numbers; a shared district says little (most duplicates
+    are enrolled where the person lives), another district says a lot against.
+    Tuned on ``benchmarks/dedup.py`` (docs/dedup.md).
+    """
+
+    name: float = 0.45
+    guardian: float = 0.25
+    dob: float = 0.30
+    dob_year: float = 0.12  # the part of ``dob`` that the birth year alone carries
+    phone_agree: float = 0.30
+    phone_disagree: float = 0.05
+    sex_agree: float = 0.05
+    sex_conflict: float = 0.20
+    district_agree: float = 0.05
+    district_disagree: float = 0.30
+    name_floor: float = 0.5  # name similarity at or below this counts as no agreement
+    missing_agreement: float = 0.5
+
+
+WEIGHTS: Final = Weights()
+
+# Date-of-birth agreement levels when both dates are complete: (component flag, agreement).
+# dob_year_only: one or both records hold only the year; the year then agrees
+# 1.0 (same), 0.5 (a year apart) or 0.0.
 DOB_LEVELS: Final = (
     ("dob_exact", 1.0),
     ("dob_swapped_day_month", 0.85),
@@ -599,7 +618,7 @@ DOB_LEVELS: Final = (
     ("dob_day_or_month_differs", 0.4),
     ("dob_same_year", 0.2),
     ("dob_different", 0.0),
-    ("dob_year_only", -1.0),  # agreement 1.0 same year, 0.5 a year apart, else 0
+    ("dob_year_only", 1.0),
 )
 (
     _DOB_EXACT,
@@ -745,15 +764,19 @@ def _interned_similarity(names: _PreparedNames, a: IntArray, b: IntArray) -> Flo
 
 
 @dataclass(frozen=True, slots=True)
-class _PairScores:
-    total: FloatArray
-    name: FloatArray
-    guardian: FloatArray  # nan: not compared
-    dob: FloatArray
-    dob_level: IntArray  # -1: not compared
-    phone: FloatArray
-    sex: FloatArray
-    district: FloatArray
+class _Comparison:
+    """Field-by-field comparison of pairs, before weighting (nan: not comparable)."""
+
+    name: FloatArray  # similarity 0..1
+    guardian: FloatArray  # similarity; nan when either lacks a guardian name
+    guardian_one_sided: BoolArray  # exactly one record has a guardian name
+    dob_level: IntArray  # index into DOB_LEVELS; -1 when either lacks a birth year
+    year_agreement: FloatArray  # 1 same year, 0.5 a year apart, 0 else; nan if unknown
+    dob_one_sided: BoolArray  # one complete date against a year only
+    dob_missing_one_side: BoolArray  # a birth year on one side only
+    phone: FloatArray  # 1 same, 0 different, nan when either lacks one
+    sex: FloatArray  # 1 same, 0 different, nan when either is unknown/X
+    district: FloatArray  # 1 same, 0 different, nan when either is empty
 
 
 def _one_digit_apart(x: IntArray, y: IntArray) -> BoolArray:
@@ -767,32 +790,28 @@ def _one_digit_apart(x: IntArray, y: IntArray) -> BoolArray:
     return np.asarray(diff == 1, dtype=np.bool_)
 
 
-def _score_pairs(f: _Features, i: IntArray, j: IntArray) -> _PairScores:
+def _equal_or_nan(x: IntArray, y: IntArray) -> FloatArray:
+    return np.where((x >= 0) & (y >= 0), (x == y).astype(np.float64), np.nan)
+
+
+def _compare(f: _Features, i: IntArray, j: IntArray) -> _Comparison:
     n = i.size
     name = _interned_similarity(f.names, f.name_id[i], f.name_id[j])
-    name_agree = np.clip((name - NAME_FLOOR) / (1.0 - NAME_FLOOR), 0.0, 1.0)
-    num = W_NAME * name_agree
-    den = np.full(n, W_NAME)
-
     gi, gj = f.guardian_id[i], f.guardian_id[j]
     has_guardian = (gi >= 0) & (gj >= 0)
     guardian = np.full(n, np.nan)
     guardian[has_guardian] = _interned_similarity(f.names, gi[has_guardian], gj[has_guardian])
-    g_agree = np.clip((guardian - NAME_FLOOR) / (1.0 - NAME_FLOOR), 0.0, 1.0)
-    num += np.where(has_guardian, W_GUARDIAN * np.nan_to_num(g_agree), 0.0)
-    den += np.where(has_guardian, W_GUARDIAN, 0.0)
 
-    # Date of birth.
     yi, yj = f.year[i], f.year[j]
+    both_years = (yi >= 0) & (yj >= 0)
     both_dates = (f.ordinal[i] >= 0) & (f.ordinal[j] >= 0)
-    years_only = (yi >= 0) & (yj >= 0) & ~both_dates
     mi, mj, di, dj = f.month[i], f.month[j], f.day[i], f.day[j]
     same_year = yi == yj
     same_md = (mi == mj) & (di == dj)
     level = np.select(
         [
-            ~both_dates & ~years_only,
-            years_only,
+            ~both_years,
+            ~both_dates,
             f.ordinal[i] == f.ordinal[j],
             same_year & (mi == dj) & (di == mj),
             same_md & (np.abs(yi - yj) == 1),
@@ -812,73 +831,106 @@ def _score_pairs(f: _Features, i: IntArray, j: IntArray) -> _PairScores:
         ],
         _DOB_DIFFERENT,
     ).astype(np.int64)
-    level_agree = np.array([a for _, a in DOB_LEVELS])
-    year_gap = np.abs(yi - yj)
-    dob = np.where(
-        years_only,
-        np.select([year_gap == 0, year_gap == 1], [1.0, 0.5], 0.0),
-        level_agree[np.maximum(level, 0)],
+    gap = np.abs(yi - yj)
+    year_agreement = np.where(both_years, np.select([gap == 0, gap == 1], [1.0, 0.5], 0.0), np.nan)
+    has_date_i, has_date_j = f.ordinal[i] >= 0, f.ordinal[j] >= 0
+    return _Comparison(
+        name=name,
+        guardian=guardian,
+        guardian_one_sided=(gi >= 0) != (gj >= 0),
+        dob_level=level,
+        year_agreement=year_agreement,
+        dob_one_sided=both_years & (has_date_i != has_date_j),
+        dob_missing_one_side=(yi >= 0) != (yj >= 0),
+        phone=_equal_or_nan(f.mobile[i], f.mobile[j]),
+        sex=_equal_or_nan(f.sex[i], f.sex[j]),
+        district=_equal_or_nan(f.district[i], f.district[j]),
     )
-    dob = np.where(level >= 0, dob, np.nan)
-    dob_weight = np.select([both_dates, years_only], [W_DOB, W_DOB_YEAR], 0.0)
+
+
+def _name_agreement(similarity: FloatArray, w: Weights) -> FloatArray:
+    return np.clip((similarity - w.name_floor) / (1.0 - w.name_floor), 0.0, 1.0)
+
+
+def _dob_agreement(c: _Comparison, w: Weights) -> tuple[FloatArray, FloatArray]:
+    """(agreement, weight) of the date of birth."""
+    level_agreement = np.array([a for _, a in DOB_LEVELS])
+    both_dates = (c.dob_level >= 0) & (c.dob_level != _DOB_YEAR_ONLY)
+    year = np.nan_to_num(c.year_agreement)
+    # A complete date against a year only: the year part is known, the rest is not.
+    one_sided = (w.dob_year * year + (w.dob - w.dob_year) * w.missing_agreement) / w.dob
+    agreement = np.select(
+        [both_dates, c.dob_one_sided, c.dob_level == _DOB_YEAR_ONLY, c.dob_missing_one_side],
+        [level_agreement[np.maximum(c.dob_level, 0)], one_sided, year, w.missing_agreement],
+        np.nan,
+    )
+    weight = np.select(
+        [both_dates | c.dob_one_sided | c.dob_missing_one_side, c.dob_level == _DOB_YEAR_ONLY],
+        [w.dob, w.dob_year],
+        0.0,
+    )
+    return agreement, weight
+
+
+def _combine(c: _Comparison, w: Weights = WEIGHTS) -> FloatArray:
+    """The total score of compared pairs under weights ``w``."""
+    num = w.name * _name_agreement(c.name, w)
+    den = np.full(c.name.size, w.name)
+
+    has_guardian = ~np.isnan(c.guardian)
+    guardian = _name_agreement(np.nan_to_num(c.guardian), w)
+    num += np.select(
+        [has_guardian, c.guardian_one_sided],
+        [w.guardian * guardian, w.guardian * w.missing_agreement],
+        0.0,
+    )
+    den += np.where(has_guardian | c.guardian_one_sided, w.guardian, 0.0)
+
+    dob, dob_weight = _dob_agreement(c, w)
     num += dob_weight * np.nan_to_num(dob)
     den += dob_weight
 
-    # Phone, sex, district.
-    has_phone = (f.mobile[i] >= 0) & (f.mobile[j] >= 0)
-    same_phone = has_phone & (f.mobile[i] == f.mobile[j])
-    phone = np.where(has_phone, same_phone.astype(np.float64), np.nan)
-    num += np.where(same_phone, W_PHONE_AGREE, 0.0)
-    den += np.select([same_phone, has_phone], [W_PHONE_AGREE, W_PHONE_DISAGREE], 0.0)
-
-    has_sex = (f.sex[i] >= 0) & (f.sex[j] >= 0)
-    same_sex = has_sex & (f.sex[i] == f.sex[j])
-    sex = np.where(has_sex, same_sex.astype(np.float64), np.nan)
-    num += np.where(same_sex, W_SEX_AGREE, 0.0)
-    den += np.select([same_sex, has_sex], [W_SEX_AGREE, W_SEX_CONFLICT], 0.0)
-
-    has_district = (f.district[i] >= 0) & (f.district[j] >= 0)
-    same_district = has_district & (f.district[i] == f.district[j])
-    district = np.where(has_district, same_district.astype(np.float64), np.nan)
-    num += np.where(same_district, W_DISTRICT, 0.0)
-    den += np.where(has_district, W_DISTRICT, 0.0)
-
-    return _PairScores(
-        total=num / den,
-        name=name,
-        guardian=guardian,
-        dob=dob,
-        dob_level=level,
-        phone=phone,
-        sex=sex,
-        district=district,
-    )
-
-
-def _take(s: _PairScores, k: IntArray) -> _PairScores:
-    return _PairScores(*(getattr(s, name)[k] for name in _PairScores.__slots__))
-
-
-def _concat_scores(parts: list[_PairScores]) -> _PairScores:
-    return _PairScores(
-        *(np.concatenate([getattr(p, name) for p in parts]) for name in _PairScores.__slots__)
-    )
-
-
-def _components(s: _PairScores, k: int) -> dict[str, float]:
-    out: dict[str, float] = {"name": round(float(s.name[k]), 4)}
-    for label, values in (
-        ("guardian", s.guardian),
-        ("dob", s.dob),
-        ("phone", s.phone),
-        ("sex", s.sex),
-        ("district", s.district),
+    for value, agree, disagree in (
+        (c.phone, w.phone_agree, w.phone_disagree),
+        (c.sex, w.sex_agree, w.sex_conflict),
+        (c.district, w.district_agree, w.district_disagree),
     ):
-        value = float(values[k])
+        num += np.where(value == 1.0, agree, 0.0)
+        den += np.select([value == 1.0, value == 0.0], [agree, disagree], 0.0)
+    total: FloatArray = num / den
+    return total
+
+
+def _take(c: _Comparison, k: IntArray) -> _Comparison:
+    return _Comparison(*(getattr(c, name)[k] for name in _Comparison.__slots__))
+
+
+def _concat(parts: list[_Comparison]) -> _Comparison:
+    return _Comparison(
+        *(np.concatenate([getattr(p, name) for p in parts]) for name in _Comparison.__slots__)
+    )
+
+
+def _components(c: _Comparison, k: int, w: Weights = WEIGHTS) -> dict[str, float]:
+    """The officer-facing breakdown of pair ``k``: similarities and flags."""
+    out: dict[str, float] = {"name": round(float(c.name[k]), 4)}
+    one = _take(c, np.array([k]))
+    dob, dob_weight = _dob_agreement(one, w)
+    for label, value in (
+        ("guardian", float(c.guardian[k])),
+        ("dob", float(dob[0]) if dob_weight[0] > 0 else float("nan")),
+        ("phone", float(c.phone[k])),
+        ("sex", float(c.sex[k])),
+        ("district", float(c.district[k])),
+    ):
         if not np.isnan(value):
             out[label] = round(value, 4)
-    if int(s.dob_level[k]) >= 0:
-        out[DOB_LEVELS[int(s.dob_level[k])][0]] = 1.0
+    if c.guardian_one_sided[k]:
+        out["guardian_missing"] = 1.0
+    if int(c.dob_level[k]) >= 0:
+        out[DOB_LEVELS[int(c.dob_level[k])][0]] = 1.0
+    elif c.dob_missing_one_side[k]:
+        out["dob_missing"] = 1.0
     if out.get("sex") == 0.0:
         out["sex_conflict"] = 1.0
     return out
@@ -886,8 +938,8 @@ def _components(s: _PairScores, k: int) -> dict[str, float]:
 
 def score(a: PersonRecord, b: PersonRecord) -> MatchScore:
     """How likely ``a`` and ``b`` are the same person: 0..1 with the per-field evidence."""
-    s = _score_pairs(_features([a, b]), np.array([0]), np.array([1]))
-    return MatchScore(total=float(s.total[0]), components=_components(s, 0))
+    c = _compare(_features([a, b]), np.array([0]), np.array([1]))
+    return MatchScore(total=float(_combine(c)[0]), components=_components(c, 0))
 
 
 def candidates_for(
@@ -905,11 +957,12 @@ def candidates_for(
         return []
     f = _features([new, *others])
     j = np.arange(1, len(others) + 1, dtype=np.int64)
-    s = _score_pairs(f, np.zeros(j.size, dtype=np.int64), j)
-    hits = np.flatnonzero(s.total >= threshold)
-    hits = hits[np.argsort(-s.total[hits], kind="stable")]
+    c = _compare(f, np.zeros(j.size, dtype=np.int64), j)
+    total = _combine(c)
+    hits = np.flatnonzero(total >= threshold)
+    hits = hits[np.argsort(-total[hits], kind="stable")]
     return [
-        (others[k], MatchScore(total=float(s.total[k]), components=_components(s, int(k))))
+        (others[k], MatchScore(total=float(total[k]), components=_components(c, int(k))))
         for k in hits
     ]
 
@@ -1007,28 +1060,29 @@ def find_duplicates(
         progress(0, total)
     found_i: list[IntArray] = []
     found_j: list[IntArray] = []
-    found: list[_PairScores] = []
+    found: list[_Comparison] = []
     for start in range(0, total, _CHUNK):
         chunk = codes[start : start + _CHUNK]
         i, j = chunk // n, chunk % n
-        s = _score_pairs(f, i, j)
-        hits = np.flatnonzero(s.total >= threshold)
+        c = _compare(f, i, j)
+        hits = np.flatnonzero(_combine(c) >= threshold)
         found_i.append(i[hits])
         found_j.append(j[hits])
-        found.append(_take(s, hits))
+        found.append(_take(c, hits))
         if progress is not None:
             progress(min(start + _CHUNK, total), total)
     if not found:
         return []
-    s = _concat_scores(found)
+    c = _concat(found)
     i, j = np.concatenate(found_i), np.concatenate(found_j)
-    hits = np.argsort(-s.total, kind="stable")
+    scores = _combine(c)
+    hits = np.argsort(-scores, kind="stable")
     return [
         DuplicatePair(
             a=f.ids[int(i[k])],
             b=f.ids[int(j[k])],
-            score=float(s.total[k]),
-            components=_components(s, int(k)),
+            score=float(scores[k]),
+            components=_components(c, int(k)),
         )
         for k in hits
     ]
