@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -209,7 +209,7 @@ def _issue_code(
         )
 
 
-def _consume_code(codes: Any, code: str) -> LoginCode:
+def _consume_code(codes: QuerySet[LoginCode], code: str) -> LoginCode:
     """Check a code against the newest unused one; wrong tries are counted (and committed),
     an expired, used or too-often-tried code never works."""
     message = _("This code is wrong or has expired. Ask for a new code.")
