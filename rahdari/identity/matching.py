@@ -12,14 +12,14 @@ Exact national-ID equality is not handled here: it is a hard stop elsewhere.
 One code path scores pairs: :func:`score`, :func:`candidates_for` and
 :func:`find_duplicates` all run the same vectorised scorer (NumPy arrays plus
 ``rapidfuzz.process.cpdist``), so a pair gets the same score whichever way it
-is asked for.
+is asked for, given the same namesake counts (see :func:`name_frequencies`).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -213,12 +213,9 @@ def urdu_tokens(name: str) -> list[str]:
         c = _URDU_FOLD.get(c, c)
         if not c:
             continue
-        if _is_urdu_letter(c):
-            chars.append(c)
-        elif unicodedata.category(c) in {"Mn", "Cf"} or c == "\u0640":
+        if unicodedata.category(c) in {"Mn", "Cf"} or c == "\u0640":
             continue  # diacritics (zer, zabar, pesh, shadda, superscript alef), ZWNJ, tatweel
-        else:
-            chars.append(" ")
+        chars.append(c if _is_urdu_letter(c) else " ")
     tokens: list[str] = []
     for word in "".join(chars).split():
         if word in URDU_HONORIFICS:
@@ -248,7 +245,6 @@ def normalise_urdu(name: str) -> str:
 # Symbols: b p t d j c(=ch چ) x(=kh خ) S(=sh ش) s z r l m n k(=k q ک ق) g(=g gh گ غ)
 # f h, and the word-initial a w y. A final h is dropped (شاہ / Shah / فاطمہ /
 # Fatima all lose it) and repeated symbols collapse (Gull = Gul, محمد = Muhammad).
-SKELETON_VOWEL: Final = ""
 LATIN_DIGRAPHS: Final = {
     "kh": "x",
     "gh": "g",
@@ -444,7 +440,8 @@ class _PreparedNames:
 
     ``*_joined``: the tokens without spaces, in order (a split or joined word
     does not matter); ``*_sorted``: the tokens sorted, space-separated (word
-    order does not matter).
+    order does not matter). A joined skeleton is the words' skeletons end to end,
+    so a word-final ہ that writes a vowel (زرمینہ) drops out as in Latin (Zarmina).
     """
 
     latin_joined: StrArray
@@ -473,9 +470,9 @@ def _prepare_one(latin: str, urdu: str) -> tuple[str, str, str, str, str, str, s
         " ".join(sorted(lt)),
         uj,
         " ".join(sorted(ut)),
-        _latin_word_skeleton(lj) if lj else "",
+        "".join(_latin_word_skeleton(t) for t in lt),
         " ".join(sorted(filter(None, (_latin_word_skeleton(t) for t in lt)))),
-        _urdu_word_skeleton(uj) if uj else "",
+        "".join(_urdu_word_skeleton(t) for t in ut),
         " ".join(sorted(filter(None, (_urdu_word_skeleton(t) for t in ut)))),
     )
 
@@ -496,9 +493,13 @@ SUBSET_FACTOR: Final = 0.85
 SKELETON_FACTOR: Final = 0.94
 
 
+_SMALL: Final = 2_000  # below this many pairs a plain loop beats starting cpdist's threads
+
+
 def _pairwise(scorer: Any, left: StrArray, right: StrArray) -> FloatArray:
-    if left.size == 0:
-        return np.zeros(0)
+    if left.size < _SMALL:
+        values = [scorer(a, b) for a, b in zip(left.tolist(), right.tolist(), strict=True)]
+        return np.asarray(values, dtype=np.float64) / 100.0
     result = process.cpdist(
         left.tolist(), right.tolist(), scorer=scorer, dtype=np.float64, workers=-1
     )
@@ -592,17 +593,24 @@ class Weights:
     """
 
     name: float = 0.45
-    guardian: float = 0.25
-    dob: float = 0.30
-    dob_year: float = 0.12  # the part of ``dob`` that the birth year alone carries
-    phone_agree: float = 0.30
+    guardian: float = 0.35
+    dob: float = 0.55
+    dob_year: float = 0.16  # the part of ``dob`` that the birth year alone carries
+    phone_agree: float = 2.0
     phone_disagree: float = 0.05
     sex_agree: float = 0.05
-    sex_conflict: float = 0.20
-    district_agree: float = 0.05
+    sex_conflict: float = 0.30
+    district_agree: float = 0.10
     district_disagree: float = 0.30
     name_floor: float = 0.5  # name similarity at or below this counts as no agreement
+    guardian_floor: float = 0.85  # the same for the father's/husband's name
     missing_agreement: float = 0.5
+    # Namesakes: how many records of the registry share the pair's name and
+    # father's/husband's name (phonetically). A combination held by the pair
+    # alone agrees fully; each doubling beyond that takes 1/namesake_span off.
+    # Left out when there is no registry to count in (a bare :func:`score`).
+    namesakes: float = 0.2
+    namesake_span: float = 16.0
 
 
 WEIGHTS: Final = Weights()
@@ -613,10 +621,10 @@ WEIGHTS: Final = Weights()
 DOB_LEVELS: Final = (
     ("dob_exact", 1.0),
     ("dob_swapped_day_month", 0.85),
-    ("dob_off_by_one_year", 0.7),
-    ("dob_year_digit", 0.6),
-    ("dob_day_or_month_differs", 0.4),
-    ("dob_same_year", 0.2),
+    ("dob_off_by_one_year", 0.5),
+    ("dob_year_digit", 0.3),
+    ("dob_day_or_month_differs", 0.3),
+    ("dob_same_year", 0.1),
     ("dob_different", 0.0),
     ("dob_year_only", 1.0),
 )
@@ -631,7 +639,7 @@ DOB_LEVELS: Final = (
     _DOB_YEAR_ONLY,
 ) = range(len(DOB_LEVELS))
 
-REVIEW_THRESHOLD: Final = 0.80
+REVIEW_THRESHOLD: Final = 0.84
 """Pairs scoring at or above this go to the officers' review queue."""
 
 
@@ -660,6 +668,7 @@ class _Features:
     initial_latin: IntArray
     initial_urdu: IntArray
     guardian_key: IntArray
+    namesakes: IntArray  # records sharing this one's name + guardian skeletons; -1 unknown
 
 
 class _Interner:
@@ -680,7 +689,45 @@ def _blocking_keys(latin: str, urdu: str) -> tuple[str, str, str, str]:
     )
 
 
-def _features(records: Sequence[PersonRecord]) -> _Features:
+NameFrequencies = Mapping[tuple[str, str], int]
+"""(whole-name skeleton, guardian skeleton or '') → how many records carry it."""
+
+
+def _namesake_key(latin: str, urdu: str) -> str:
+    """The whole name's skeleton, words sorted, from Latin if there is one, else from Urdu."""
+    key_l, key_u, skel_l, skel_u = _blocking_keys(latin, urdu)
+    return skel_l or skel_u
+
+
+def name_frequencies(records: Iterable[PersonRecord]) -> dict[tuple[str, str], int]:
+    """How many of ``records`` share each (name, father's/husband's name) skeleton pair:
+    the context that :func:`score` and :func:`candidates_for` take as ``frequencies``."""
+    cache: dict[tuple[str, str], str] = {}
+
+    def key(latin: str, urdu: str) -> str:
+        if (latin, urdu) not in cache:
+            cache[(latin, urdu)] = _namesake_key(latin, urdu)
+        return cache[(latin, urdu)]
+
+    counts: dict[tuple[str, str], int] = {}
+    for r in records:
+        has_guardian = bool(r.guardian_name.strip() or r.guardian_name_ur.strip())
+        k = (
+            key(r.full_name, r.full_name_ur),
+            key(r.guardian_name, r.guardian_name_ur) if has_guardian else "",
+        )
+        counts[k] = counts.get(k, 0) + 1
+    return counts
+
+
+def _features(
+    records: Sequence[PersonRecord],
+    frequencies: NameFrequencies | None = None,
+    *,
+    count_namesakes: bool = False,
+) -> _Features:
+    """``frequencies`` or, with ``count_namesakes``, the records themselves give the
+    namesake counts; with neither they are unknown (-1)."""
     n = len(records)
     names = _Interner()
     name_id = np.empty(n, dtype=np.int64)
@@ -722,6 +769,17 @@ def _features(records: Sequence[PersonRecord]) -> _Features:
     # The guardian's skeleton from Latin, else from Urdu.
     guardian_skel = np.where(per_name[:, 2] >= 0, per_name[:, 2], per_name[:, 3])
     guardian_key = np.where(guardian_id >= 0, guardian_skel[np.maximum(guardian_id, 0)], -1)
+    name_skel = np.where(by_record[:, 2] >= 0, by_record[:, 2], by_record[:, 3])
+    namesakes = np.full(n, -1, dtype=np.int64)
+    if count_namesakes and n:
+        _, inverse = _unique_inverse(name_skel * (len(keys.codes) + 2) + guardian_key + 1)
+        namesakes = np.bincount(inverse)[inverse].astype(np.int64)
+    elif frequencies is not None:
+        skeleton_of = [_namesake_key(latin, urdu) for latin, urdu in distinct]
+        for k in range(n):
+            g = int(guardian_id[k])
+            key = (skeleton_of[int(name_id[k])], skeleton_of[g] if g >= 0 else "")
+            namesakes[k] = max(frequencies.get(key, 1), 1)
     return _Features(
         ids=[r.id for r in records],
         names=prepared,
@@ -741,10 +799,33 @@ def _features(records: Sequence[PersonRecord]) -> _Features:
         initial_latin=by_record[:, 4],
         initial_urdu=by_record[:, 5],
         guardian_key=guardian_key,
+        namesakes=namesakes,
     )
 
 
 _CHUNK: Final = 1_000_000
+
+
+# np.unique is slow on tens of millions of int64 (numpy 2.4); a sort and a mask are not.
+def _unique(values: IntArray) -> IntArray:
+    ordered = np.sort(values)
+    if ordered.size == 0:
+        return ordered
+    first = np.empty(ordered.size, dtype=np.bool_)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
+def _unique_inverse(values: IntArray) -> tuple[IntArray, IntArray]:
+    """The sorted distinct values and, per value, its index among them."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    first = np.ones(ordered.size, dtype=np.bool_)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    inverse = np.empty(values.size, dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], inverse
 
 
 def _interned_similarity(names: _PreparedNames, a: IntArray, b: IntArray) -> FloatArray:
@@ -756,10 +837,10 @@ def _interned_similarity(names: _PreparedNames, a: IntArray, b: IntArray) -> Flo
     size = max(names.latin_joined.size, 1)
     lo = np.minimum(a[present], b[present])
     hi = np.maximum(a[present], b[present])
-    unique, inverse = np.unique(lo * size + hi, return_inverse=True)
+    unique, inverse = _unique_inverse(lo * size + hi)
     ua, ub = unique // size, unique % size
     sims = _name_similarity_arrays(names, ua, ub)
-    out[present] = sims[inverse.ravel()]
+    out[present] = sims[inverse]
     return out
 
 
@@ -777,6 +858,7 @@ class _Comparison:
     phone: FloatArray  # 1 same, 0 different, nan when either lacks one
     sex: FloatArray  # 1 same, 0 different, nan when either is unknown/X
     district: FloatArray  # 1 same, 0 different, nan when either is empty
+    namesakes: FloatArray  # the larger namesake count of the two; nan when unknown
 
 
 def _one_digit_apart(x: IntArray, y: IntArray) -> BoolArray:
@@ -845,11 +927,16 @@ def _compare(f: _Features, i: IntArray, j: IntArray) -> _Comparison:
         phone=_equal_or_nan(f.mobile[i], f.mobile[j]),
         sex=_equal_or_nan(f.sex[i], f.sex[j]),
         district=_equal_or_nan(f.district[i], f.district[j]),
+        namesakes=np.where(
+            (f.namesakes[i] >= 0) & (f.namesakes[j] >= 0),
+            np.maximum(f.namesakes[i], f.namesakes[j]).astype(np.float64),
+            np.nan,
+        ),
     )
 
 
-def _name_agreement(similarity: FloatArray, w: Weights) -> FloatArray:
-    return np.clip((similarity - w.name_floor) / (1.0 - w.name_floor), 0.0, 1.0)
+def _agreement(similarity: FloatArray, floor: float) -> FloatArray:
+    return np.clip((similarity - floor) / (1.0 - floor), 0.0, 1.0)
 
 
 def _dob_agreement(c: _Comparison, w: Weights) -> tuple[FloatArray, FloatArray]:
@@ -874,11 +961,11 @@ def _dob_agreement(c: _Comparison, w: Weights) -> tuple[FloatArray, FloatArray]:
 
 def _combine(c: _Comparison, w: Weights = WEIGHTS) -> FloatArray:
     """The total score of compared pairs under weights ``w``."""
-    num = w.name * _name_agreement(c.name, w)
+    num = w.name * _agreement(c.name, w.name_floor)
     den = np.full(c.name.size, w.name)
 
     has_guardian = ~np.isnan(c.guardian)
-    guardian = _name_agreement(np.nan_to_num(c.guardian), w)
+    guardian = _agreement(np.nan_to_num(c.guardian), w.guardian_floor)
     num += np.select(
         [has_guardian, c.guardian_one_sided],
         [w.guardian * guardian, w.guardian * w.missing_agreement],
@@ -897,6 +984,11 @@ def _combine(c: _Comparison, w: Weights = WEIGHTS) -> FloatArray:
     ):
         num += np.where(value == 1.0, agree, 0.0)
         den += np.select([value == 1.0, value == 0.0], [agree, disagree], 0.0)
+    known = ~np.isnan(c.namesakes)
+    doublings = np.log2(np.maximum(np.nan_to_num(c.namesakes), 2.0) / 2.0)
+    rarity = np.clip(1.0 - doublings / w.namesake_span, 0.0, 1.0)
+    num += np.where(known, w.namesakes * rarity, 0.0)
+    den += np.where(known, w.namesakes, 0.0)
     total: FloatArray = num / den
     return total
 
@@ -933,12 +1025,21 @@ def _components(c: _Comparison, k: int, w: Weights = WEIGHTS) -> dict[str, float
         out["dob_missing"] = 1.0
     if out.get("sex") == 0.0:
         out["sex_conflict"] = 1.0
+    if not np.isnan(c.namesakes[k]):
+        out["namesakes"] = float(c.namesakes[k])
     return out
 
 
-def score(a: PersonRecord, b: PersonRecord) -> MatchScore:
-    """How likely ``a`` and ``b`` are the same person: 0..1 with the per-field evidence."""
-    c = _compare(_features([a, b]), np.array([0]), np.array([1]))
+def score(
+    a: PersonRecord, b: PersonRecord, *, frequencies: NameFrequencies | None = None
+) -> MatchScore:
+    """How likely ``a`` and ``b`` are the same person: 0..1 with the per-field evidence.
+
+    ``frequencies`` (from :func:`name_frequencies` over the registry) lets a name
+    and father's name that many people share count for less; without it the
+    namesake component is left out.
+    """
+    c = _compare(_features([a, b], frequencies), np.array([0]), np.array([1]))
     return MatchScore(total=float(_combine(c)[0]), components=_components(c, 0))
 
 
@@ -946,16 +1047,21 @@ def candidates_for(
     new: PersonRecord,
     pool: Iterable[PersonRecord],
     threshold: float = REVIEW_THRESHOLD,
+    *,
+    frequencies: NameFrequencies | None = None,
 ) -> list[tuple[PersonRecord, MatchScore]]:
     """The records of ``pool`` that ``new`` may duplicate, best first.
 
     The caller pre-filters the pool (blocking keys: district, birth year,
     :func:`name_key`, phone); records with ``new``'s own id are skipped.
+    Namesakes are counted in ``frequencies`` if given, else in ``new`` and the
+    pool (the people the new record could be confused with).
     """
     others = [r for r in pool if r.id != new.id]
     if not others:
         return []
-    f = _features([new, *others])
+    records = [new, *others]
+    f = _features(records, frequencies, count_namesakes=frequencies is None)
     j = np.arange(1, len(others) + 1, dtype=np.int64)
     c = _compare(f, np.zeros(j.size, dtype=np.int64), j)
     total = _combine(c)
@@ -1038,7 +1144,7 @@ def _candidate_pairs(f: _Features) -> IntArray:
         ),
         _block_pairs([f.mobile], f.mobile >= 0, f.skeleton_latin, n),
     ]
-    return np.asarray(np.unique(np.concatenate(passes)), dtype=np.int64)
+    return _unique(np.concatenate(passes))
 
 
 def find_duplicates(
@@ -1048,12 +1154,14 @@ def find_duplicates(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[DuplicatePair]:
     """Every pair of ``records`` that shares a blocking key and scores at or above
-    ``threshold``, best first. ``progress(done, total)`` is called as the candidate
-    pairs are scored (``total`` is the number of pairs the blocking produced). A record is never paired with itself."""
+    ``threshold``, best first; the same scores as ``score(a, b,
+    frequencies=name_frequencies(records))``. ``progress(done, total)`` is called
+    as the candidate pairs are scored (``total``: the pairs the blocking produced).
+    A record is never paired with itself."""
     n = len(records)
     if n < 2:
         return []
-    f = _features(records)
+    f = _features(records, count_namesakes=True)
     codes = _candidate_pairs(f)
     total = int(codes.size)
     if progress is not None:
