@@ -4,12 +4,14 @@ correction queues) and citizens (self-enrolment, my record)."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language, gettext_lazy
@@ -34,7 +36,7 @@ from rahdari.identity.forms import (
     StatusForm,
     consent_texts,
 )
-from rahdari.identity.models import DuplicateCandidate, Enrolment, Person
+from rahdari.identity.models import Enrolment, Person
 
 SELF_STEP = "rahdari_self_enrolment"
 
@@ -110,7 +112,6 @@ def _data_from(form: Any, *, mobile: str | None = None) -> services.PersonData:
 @login_required
 def officer_home(request: HttpRequest) -> HttpResponse:
     user = _officer(request)
-    districts = selectors.persons_visible_to(user).values("district")
     form = SearchForm(
         request.GET or None, districts=user.districts.all() if not user.all_districts else None
     )
@@ -122,7 +123,6 @@ def officer_home(request: HttpRequest) -> HttpResponse:
             query=form.cleaned_data.get("q") or "",
             district_id=district.pk if district else None,
         )
-    del districts
     return render_page(
         request,
         "identity/officer_home.html",
@@ -356,8 +356,6 @@ def correction_detail(request: HttpRequest, request_id: str) -> HttpResponse:
             messages.success(request, _("Decision recorded."))
             return redirect("identity:corrections")
     services.person_view(person=correction.person, actor=user, purpose="correction request")
-    import json
-
     return render(
         request,
         "identity/correction.html",
@@ -502,15 +500,12 @@ def person_photo(request: HttpRequest, person_id: str) -> HttpResponse:
         person = get_object_or_404(Person, pk=person_id, account=user)
     else:
         person = get_object_or_404(selectors.persons_visible_to(user), pk=person_id)
-        if (
-            str(person.pk) not in request.session.get(OPENED, [])
-            and not DuplicateCandidate.objects.filter(status="open")
-            .filter(new_person=person)
-            .exists()
-            and not DuplicateCandidate.objects.filter(
-                status="open", existing_person=person
-            ).exists()
-        ):
+        # Seen only after the officer said why they opened the record (logged), or while
+        # the person is one side of an open duplicate pair the officer is comparing.
+        in_review = selectors.open_duplicates_for(user).filter(
+            Q(new_person=person) | Q(existing_person=person)
+        )
+        if str(person.pk) not in request.session.get(OPENED, []) and not in_review.exists():
             raise PermissionDenied
     if not person.photo:
         raise Http404

@@ -273,3 +273,25 @@ def test_api_lifecycle_search_duplicates_and_my_record(
     assert record["person"]["rahdari_number"] == person.rahdari_number
     assert [r["purpose"] for r in record["reads"]] == ["api check"]
     assert mine.get("/api/v1/identity/persons?q=x").status_code == 403
+
+
+def test_photo_only_after_opening_the_record(
+    staff_client: Any, registered: Any, make_citizen: Any
+) -> None:
+    officer = staff_client(Role.ENROLMENT_OFFICER, ["Swat"])
+    data = registered(photo=_png().getvalue())
+    citizen = make_citizen(cnic=data.national_id, phone=data.mobile)
+    person = Person.objects.get(pk=enrol(data, officer.user, account=citizen).person_id)
+    photo_url = reverse("identity:person_photo", args=[person.pk])
+    assert officer.get(photo_url).status_code == 403
+    officer.post(
+        reverse("identity:person", args=[person.pk]), {"action": "open", "purpose": "photo check"}
+    )
+    shown = officer.get(photo_url)
+    assert shown.status_code == 200 and shown["Content-Type"] == "image/jpeg"
+    assert shown["Cache-Control"] == "private, no-store"
+    outsider = staff_client(Role.ENROLMENT_OFFICER, ["Mardan"])
+    assert outsider.get(photo_url).status_code == 404
+    own = Client()
+    own.force_login(citizen)
+    assert own.get(photo_url).status_code == 200
