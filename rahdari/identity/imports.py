@@ -149,7 +149,7 @@ def persons_import(ctx: JobContext) -> dict[str, Any]:
     if start_after <= 1:
         ctx.set_total(persons_validate(path))
     districts = {d.name: d for d in District.objects.all()}
-    outcome: dict[str, int] = {}
+    outcome: dict[str, int] = dict(ctx.job.checkpoint.get("outcome", {}))  # resumed runs add up
     purpose = IMPORT_PURPOSE.format(source=path.name)
     for number, row in read_persons(path):
         if number <= start_after:

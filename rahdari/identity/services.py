@@ -54,6 +54,8 @@ PROBLEM_MESSAGES = {
     "adult_needs_cnic": gettext_lazy("A person of 18 or more is enrolled with a CNIC, not a CRC."),
 }
 LIVE = (PersonStatus.PENDING, PersonStatus.ACTIVE, PersonStatus.SUSPENDED)
+# Fields the national ID authority holds: a change to one of them is verified first.
+VERIFIED_FIELDS = frozenset({"full_name", "full_name_ur", "date_of_birth", "sex"})
 DEMOGRAPHIC_FIELDS = (
     "full_name",
     "full_name_ur",
@@ -496,10 +498,9 @@ def person_update(*, person: Person, data: PersonData, reason: str, actor: User)
     data.national_id = person.national_id  # the ID number itself never changes here
     data.id_document = person.id_document
     data = clean_person_data(data)
+    after = _snapshot_of(data)
     before = _snapshot(person)
-    if {"full_name", "full_name_ur", "date_of_birth", "sex"} & {
-        k for k in before if before[k] != _snapshot_of(data)[k]
-    }:
+    if VERIFIED_FIELDS & {k for k, v in after.items() if before[k] != v}:
         result = connector().verify(
             national_id=data.national_id,
             full_name=data.full_name,
@@ -525,8 +526,10 @@ def person_update(*, person: Person, data: PersonData, reason: str, actor: User)
                 fields=fields,
             )
     with transaction.atomic():
+        # Compare with the row as it is now (locked), not as the caller read it.
         person = Person.objects.select_for_update().select_related("district").get(pk=person.pk)
-        changed = [k for k, v in _snapshot_of(data).items() if before[k] != v]
+        before = _snapshot(person)
+        changed = [k for k, v in after.items() if before[k] != v]
         if not changed and data.photo is None:
             return person
         version = (

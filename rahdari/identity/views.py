@@ -14,7 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, gettext_noop
 from django.utils.translation import gettext as _
 
 from rahdari.accounts import services as account_services
@@ -59,6 +59,8 @@ EVIDENCE_LABELS = {
     "sex_conflict": gettext_lazy("Different sex"),
 }
 OPENED = "rahdari_opened_persons"
+# Purposes the platform records for its own screens are stored in English and shown to
+# the person in their language (officers' own reasons are shown as written).
 
 
 def _officer(request: HttpRequest, perm: str = "accounts.enrol_persons") -> User:
@@ -312,7 +314,7 @@ def duplicate_detail(request: HttpRequest, candidate_id: str) -> HttpResponse:
             messages.success(request, _("Decision recorded."))
             return redirect("identity:duplicates")
     for person in (candidate.new_person, candidate.existing_person):
-        services.person_view(person=person, actor=user, purpose="duplicate review")
+        services.person_view(person=person, actor=user, purpose=gettext_noop("duplicate review"))
     return render(
         request,
         "identity/duplicate.html",
@@ -355,7 +357,9 @@ def correction_detail(request: HttpRequest, request_id: str) -> HttpResponse:
         else:
             messages.success(request, _("Decision recorded."))
             return redirect("identity:corrections")
-    services.person_view(person=correction.person, actor=user, purpose="correction request")
+    services.person_view(
+        person=correction.person, actor=user, purpose=gettext_noop("correction request")
+    )
     return render(
         request,
         "identity/correction.html",

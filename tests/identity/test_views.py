@@ -295,3 +295,22 @@ def test_photo_only_after_opening_the_record(
     own = Client()
     own.force_login(citizen)
     assert own.get(photo_url).status_code == 200
+
+
+def test_platform_purposes_are_shown_in_the_citizens_language(
+    staff_client: Any, registered: Any, make_citizen: Any
+) -> None:
+    from rahdari.identity import services
+
+    officer = staff_client(Role.ENROLMENT_OFFICER, ["Swat"])
+    data = registered()
+    citizen = make_citizen(cnic=data.national_id, phone=data.mobile)
+    person = Person.objects.get(pk=enrol(data, officer.user, account=citizen).person_id)
+    request = services.correction_request(
+        person=person, requested={"village": "Kalam"}, explanation="", evidence=None, actor=citizen
+    )
+    assert officer.get(reverse("identity:correction", args=[request.pk])).status_code == 200
+    mine = Client()
+    mine.force_login(citizen)
+    page = mine.get(reverse("identity:my_record") + "?lang=ur").content.decode()
+    assert "درستی کی درخواست" in page and "correction request" not in page
