@@ -7,6 +7,7 @@ from typing import Any
 
 import factory
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from rahdari.accounts.models import User
@@ -52,6 +53,8 @@ def _audit_guards(request: pytest.FixtureRequest) -> Iterator[None]:
 def _fast_settings(settings: Any) -> None:
     settings.RAHDARI_ACTIVE_KEY_TTL_SECONDS = 0
     settings.RAHDARI_SMS_SENDER = "rahdari.core.notifications.RecordingSender"
+    settings.RAHDARI_PUBLIC_URL = "http://testserver"
+    cache.clear()  # rate-limit counters start at zero in every test
 
 
 class CitizenData(factory.DictFactory):

@@ -48,6 +48,7 @@ class User(AbstractUser):
             ("approve_payments", "Can approve payment cycles"),
             ("handle_grievances", "Can handle grievances"),
             ("operate_service_counter", "Can operate a partner service counter"),
+            ("issue_credentials", "Can issue, revoke and print QR credentials"),
         ]
         constraints = [
             models.CheckConstraint(

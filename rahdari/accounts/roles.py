@@ -27,7 +27,9 @@ ALL_DISTRICTS = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.CITIZEN: frozenset(),
-    Role.ENROLMENT_OFFICER: frozenset({"accounts.enrol_persons", "accounts.view_citizen_account"}),
+    Role.ENROLMENT_OFFICER: frozenset(
+        {"accounts.enrol_persons", "accounts.view_citizen_account", "accounts.issue_credentials"}
+    ),
     Role.PROGRAM_OFFICER: frozenset({"accounts.manage_programs", "accounts.view_citizen_account"}),
     Role.PAYMENT_APPROVER: frozenset({"accounts.approve_payments"}),
     Role.GRIEVANCE_OFFICER: frozenset(
@@ -39,6 +41,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         {
             "accounts.manage_staff",
             "accounts.view_citizen_account",
+            "accounts.issue_credentials",
             "core.view_audit_log",
             "core.view_outbox",
             "core.manage_keys",

@@ -43,6 +43,7 @@ if PRODUCTION:
             "RAHDARI_MASTER_KEY",
             "RAHDARI_DATABASE_URL",
             "RAHDARI_ALLOWED_HOSTS",
+            "RAHDARI_PUBLIC_URL",
         )
         if not os.environ.get(name)
     ]
@@ -85,6 +86,7 @@ INSTALLED_APPS = [
     "rahdari.core",
     "rahdari.accounts",
     "rahdari.identity",
+    "rahdari.credentials",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +261,17 @@ RAHDARI_NID_LATENCY_MS = env.int("RAHDARI_NID_LATENCY_MS", default=0 if TESTING 
 RAHDARI_NID_FLAKY_RATE = env.float("RAHDARI_NID_FLAKY_RATE", default=0.1)
 RAHDARI_NID_LATENCY_JITTER = env.float("RAHDARI_NID_LATENCY_JITTER", default=0.3)
 RAHDARI_PHOTO_MAX_BYTES = 5 * 1024 * 1024
+
+# QR credentials (docs/credential.md). The public URL is the credential issuer (CWT iss)
+# and the base of the status-list URIs printed into every QR, so it must be the
+# address verifiers reach: in production https://id.<province>.gov.pk, say.
+RAHDARI_PUBLIC_URL = env.str("RAHDARI_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+RAHDARI_CREDENTIAL_VALIDITY_DAYS = env.int("RAHDARI_CREDENTIAL_VALIDITY_DAYS", default=5 * 365)
+RAHDARI_STATUS_LIST_CAPACITY = env.int("RAHDARI_STATUS_LIST_CAPACITY", default=1_000_000)
+RAHDARI_STATUS_LIST_TTL_SECONDS = env.int("RAHDARI_STATUS_LIST_TTL_SECONDS", default=3600)
+RAHDARI_VERIFY_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
+RAHDARI_VERIFY_RATE_PER_MINUTE = env.int("RAHDARI_VERIFY_RATE_PER_MINUTE", default=120)
+RAHDARI_CARD_BATCH_SIZE = env.int("RAHDARI_CARD_BATCH_SIZE", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 
 # --- Notifications ----------------------------------------------------------
