@@ -1,6 +1,7 @@
 """`rahdari <command>`: the platform's command line.
 
 demo, serve, worker, seed, audit verify, keys list|rotate, backup, restore, totp-code,
+identity ..., credential issue|verify|revoke|keys|status-export|issue-district|cards,
 and `manage ...` for any Django management command.
 """
 
@@ -261,6 +262,117 @@ def cmd_identity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_verification(result: Any) -> int:
+    print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    return 0 if result.valid else 1
+
+
+def cmd_credential_verify(args: argparse.Namespace) -> int:
+    """Offline with --keys (no database, no network); else with this installation's keys."""
+    from rahdari.credentials import cwt, offline
+
+    try:
+        texts = offline.texts_from_argument(args.qr)
+    except cwt.FormatError as exc:
+        return _print_verification(cwt.Verification(False, exc.reason, exc.detail))
+    if args.keys:
+        try:
+            verifier = offline.load_verifier(Path(args.keys), [Path(p) for p in args.status])
+        except (OSError, ValueError, KeyError, cwt.FormatError) as exc:
+            console.print(
+                f"[bold red]Cannot load the key set or status list:[/] {escape(str(exc))}"
+            )
+            return 2
+        return _print_verification(verifier.verify(texts[0]))
+    _setup()
+    from rahdari.credentials.services import credential_verify
+
+    return _print_verification(credential_verify(text=texts[0], channel="cli"))
+
+
+def cmd_credential(args: argparse.Namespace) -> int:
+    if args.action == "verify":
+        if not args.qr:
+            raise SystemExit("rahdari credential verify needs a QR text or an image path")
+        return cmd_credential_verify(args)
+    _setup()
+    from rahdari.core.errors import NotFound
+    from rahdari.core.models import District
+    from rahdari.credentials import services
+    from rahdari.credentials.models import IssuerKey
+    from rahdari.identity.models import Person
+
+    def person() -> Person:
+        number = (args.person or "").replace(" ", "").replace("-", "")
+        found = Person.objects.select_related("district").filter(rahdari_number=number).first()
+        if found is None:
+            raise NotFound("no person with that Rahdari number", code="person_not_found")
+        return found
+
+    if args.action == "issue":
+        credential = services.credential_issue(person=person(), actor=None, reason=args.reason)
+        print(credential.qr_card if args.profile == "card" else credential.qr_compact)
+        return 0
+    if args.action == "revoke":
+        current = services.current_credential(person())
+        if current is None:
+            raise NotFound("this person has no current credential", code="no_credential")
+        services.credential_revoke(credential=current, reason=args.reason, actor=None)
+        print(json.dumps({"revoked": str(current.pk)}))
+        return 0
+    if args.action == "keys":
+        keys_action = args.qr or "list"
+        if keys_action not in ("list", "rotate", "export"):
+            raise SystemExit("rahdari credential keys list|rotate|export")
+        if keys_action == "rotate":
+            key = services.issuer_keys_rotate(actor=None, reason=args.reason)
+            console.print(f"New signing key {key.kid}; the old key keeps verifying.")
+        document = services.keyset_document()
+        if keys_action == "export":
+            text = json.dumps(document, indent=2)
+            if args.out:
+                Path(args.out).write_text(text + "\n", encoding="utf-8")
+            else:
+                print(text)
+            return 0
+        rows = [
+            {
+                "kid": k.kid,
+                "status": k.status,
+                "not_before": k.not_before.isoformat(),
+                "signing_until": k.signing_until.isoformat() if k.signing_until else None,
+                "verify_until": k.verify_until.isoformat(),
+            }
+            for k in IssuerKey.objects.all()
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    if args.action == "status-export":
+        from rahdari.credentials.models import StatusList
+
+        out = Path(args.out or ".")
+        out.mkdir(parents=True, exist_ok=True)
+        services.status_lists_refresh_if_old()
+        written = []
+        for status_list in StatusList.objects.all():
+            path = out / f"status-{status_list.number}.cwt"
+            path.write_bytes(bytes(status_list.token))
+            written.append(str(path))
+        print(json.dumps({"written": written}))
+        return 0
+    district = District.objects.filter(name__iexact=args.district or "").first()
+    if district is None:
+        raise NotFound("no district of that name", code="district_not_found")
+    if args.action == "issue-district":
+        job = _run_job_inline("credentials.issue_district", {"district": district.pk})
+    else:
+        job = _run_job_inline(
+            "credentials.print_cards", {"district": district.pk, "language": args.language}
+        )
+    print(json.dumps(job.result))
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _setup()
     from django.core.management import execute_from_command_line
@@ -329,6 +441,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="dedup: print the pairs as JSON")
     p.add_argument("--threshold", type=float, default=None, help="dedup: lowest score to report")
     p.set_defaults(func=cmd_identity)
+
+    p = sub.add_parser(
+        "credential", help="QR credentials: issue, verify, revoke, keys, bulk issue, cards"
+    )
+    p.add_argument(
+        "action",
+        choices=["issue", "verify", "revoke", "keys", "status-export", "issue-district", "cards"],
+    )
+    p.add_argument(
+        "qr",
+        nargs="?",
+        help="verify: the QR text, or a PNG/JPEG file with the QR; keys: list, rotate or export",
+    )
+    p.add_argument("--person", help="issue, revoke: the person's Rahdari number")
+    p.add_argument("--profile", choices=["compact", "card"], default="compact")
+    p.add_argument("--reason", default="requested on the command line")
+    p.add_argument("--keys", help="verify offline: a saved /.well-known/rahdari-keys.json")
+    p.add_argument(
+        "--status", action="append", default=[], help="verify offline: a saved /status/<n> file"
+    )
+    p.add_argument("--out", help="keys export: file; status-export: folder")
+    p.add_argument("--district", help="issue-district, cards: the district's name")
+    p.add_argument("--language", default="ur", choices=["ur", "ps", "en"])
+    p.set_defaults(func=cmd_credential)
 
     p = sub.add_parser("manage", help="run a Django management command")
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -23,6 +23,7 @@ FILES = {
     "@fontsource/noto-sans/files/noto-sans-latin-400-normal.woff2": "fonts/noto-sans-400.woff2",
     "@fontsource/noto-sans/files/noto-sans-latin-700-normal.woff2": "fonts/noto-sans-700.woff2",
     "axe-core/axe.min.js": "axe/axe.min.js",
+    "jsqr/dist/jsQR.js": "jsqr/jsQR.js",
 }
 
 

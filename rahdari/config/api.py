@@ -16,6 +16,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Val
 from rahdari.accounts.api import router as accounts_router
 from rahdari.core.api import router as core_router
 from rahdari.core.errors import ApplicationError, error_body
+from rahdari.credentials.api import router as credentials_router
 from rahdari.identity.api import router as identity_router
 
 api = NinjaAPI(
@@ -91,3 +92,4 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 api.add_router("/", core_router)
 api.add_router("/accounts", accounts_router)
 api.add_router("/identity", identity_router)
+api.add_router("/credentials", credentials_router)

@@ -262,6 +262,11 @@ RAHDARI_NID_FLAKY_RATE = env.float("RAHDARI_NID_FLAKY_RATE", default=0.1)
 RAHDARI_NID_LATENCY_JITTER = env.float("RAHDARI_NID_LATENCY_JITTER", default=0.3)
 RAHDARI_PHOTO_MAX_BYTES = 5 * 1024 * 1024
 
+# Rate-limit counters live in the cache: per process unless a shared cache is named
+# (production with several workers: e.g. RAHDARI_CACHE_URL=dbcache://rahdari_cache
+# after `rahdari manage createcachetable`, or a Redis/Memcached URL).
+CACHES = {"default": env.cache_url("RAHDARI_CACHE_URL", default="locmemcache://rahdari")}
+
 # QR credentials (docs/credential.md). The public URL is the credential issuer (CWT iss)
 # and the base of the status-list URIs printed into every QR, so it must be the
 # address verifiers reach: in production https://id.<province>.gov.pk, say.

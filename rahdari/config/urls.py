@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rahdari.config.api import api
 from rahdari.core.errors import error_body
+from rahdari.credentials import views as credential_views
 
 # status → (API code, page title, page text); the pages speak the visitor's language.
 ERRORS = {
@@ -65,5 +66,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("accounts/", include("rahdari.accounts.urls")),
     path("identity/", include("rahdari.identity.urls")),
+    path("credentials/", include("rahdari.credentials.urls")),
+    path(".well-known/rahdari-keys.json", credential_views.keyset, name="rahdari_keys"),
+    path("status/<int:number>", credential_views.status_list, name="status_list"),
     path("", include("rahdari.core.urls")),
 ]

@@ -24,17 +24,21 @@ class NavItem:
 def _nav(request: HttpRequest) -> list[NavItem]:
     user = request.user
     items = [NavItem(_("Home"), reverse("core:home"), "home")]
+    items.append(NavItem(_("Check a QR ID"), reverse("credentials:verify"), "check"))
     if settings.DEBUG:
         items.append(NavItem(_("Outbox (demo)"), reverse("core:outbox"), "message"))
     if not user.is_authenticated:
         return items
     if user.is_citizen:
         items.append(NavItem(_("My account"), reverse("accounts:me"), "person"))
-        items.append(NavItem(_("My ID record"), reverse("identity:my_record"), "qr"))
+        items.append(NavItem(_("My ID record"), reverse("identity:my_record"), "person"))
+        items.append(NavItem(_("My QR ID"), reverse("credentials:my_qr"), "qr"))
         return items
     items.append(NavItem(_("Workspace"), reverse("accounts:workspace"), "desk"))
     if user.has_perm("accounts.enrol_persons") or user.has_perm("accounts.view_citizen_account"):
         items.append(NavItem(_("Residents"), reverse("identity:officer_home"), "people"))
+    if user.has_perm("accounts.issue_credentials"):
+        items.append(NavItem(_("QR credentials"), reverse("credentials:bulk"), "qr"))
     if user.has_perm("accounts.view_citizen_account"):
         items.append(NavItem(_("Citizen lookup"), reverse("accounts:citizen_lookup"), "search"))
     if user.has_perm("core.view_audit_log"):

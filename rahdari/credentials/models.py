@@ -134,6 +134,7 @@ class CardBatch(PublicModel):
     cards = models.PositiveIntegerField()
     file_name = models.CharField(max_length=200)
     sha256 = models.CharField(max_length=64)
+    persons = models.JSONField(default=list)  # ids of the persons on the cards
 
     class Meta:
         ordering = ["job", "number"]

@@ -59,7 +59,9 @@ def read_qr_texts(data: bytes) -> list[str]:
             gray = image.convert("L")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise NotAnImage("not an image") from None
-    found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
+    found = zxingcpp.read_barcodes(
+        gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    )
     texts = [result.text for result in found if result.valid and result.text]
     if not texts:
         raise NoQrFound("no QR code in the image")

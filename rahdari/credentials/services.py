@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import secrets
 import logging
+import secrets
 import threading
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -641,6 +641,7 @@ def _print_cards_job(ctx: JobContext) -> dict[str, Any]:
                     "cards": len(batch),
                     "file_name": name,
                     "sha256": hashlib.sha256(pdf).hexdigest(),
+                    "persons": [str(c.person_id) for c in batch],
                 },
             )
             after = str(batch[-1].pk)
@@ -652,6 +653,18 @@ def _print_cards_job(ctx: JobContext) -> dict[str, Any]:
         changes={"district": district.name, "batches": number},
     )
     return {"batches": number}
+
+
+def card_batch_downloaded(*, batch: CardBatch, actor: User) -> None:
+    """A batch PDF shows each person's data: record the read against every one of them."""
+    with transaction.atomic():
+        for person in Person.objects.filter(pk__in=batch.persons):
+            audit_record_read(
+                actor=actor,
+                subject=person,
+                purpose="ID card printing",
+                fields=["full_name", "date_of_birth", "photo", "district"],
+            )
 
 
 def cards_print_district(*, district: District, actor: User, language: str = "ur") -> Job:
