@@ -276,6 +276,59 @@ def _person_data(person: dict[str, Any]) -> Any:
     )
 
 
+def _ensure_credentials() -> None:
+    """Every active person holds a QR credential (the enrolment event issued most of them);
+    the key set shows a rotation with overlap; one card was reported lost and replaced,
+    one credential is suspended; sample QR images for the counter verifier lie in
+    var/demo-qr/, and the printable ID cards of Swat are made once."""
+    from rahdari.credentials import qr, services
+    from rahdari.credentials.models import CardBatch, Credential, IssuerKey
+    from rahdari.identity.models import Person
+
+    active = Person.objects.filter(status="active").select_related("district", "account")
+    services.credentials_issue_bulk(persons=list(active), actor=None)
+    if IssuerKey.objects.count() == 1:
+        # The demo's first key signed the credentials above; rotating now shows a key that
+        # only verifies next to the one that signs, and both kinds of QR still verify.
+        services.issuer_keys_rotate(actor=None, reason="demo: yearly rotation")
+    holders = list(
+        Credential.objects.filter(status="active", person__account__isnull=False)
+        .select_related("person")
+        .order_by("issued_at", "pk")[:3]
+    )
+    if len(holders) == 3 and not Credential.objects.exclude(status="active").exists():
+        services.credential_issue(
+            person=holders[1].person, actor=None, reason="demo: card reported lost"
+        )
+        services.credential_suspend(
+            credential=holders[2], reason="demo: under investigation", actor=None
+        )
+    folder = settings.VAR_DIR / "demo-qr"
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = {
+        "valid-card.png": Credential.objects.filter(status="active").order_by("issued_at").first(),
+        "replaced-revoked.png": Credential.objects.filter(status="superseded").first(),
+        "suspended.png": Credential.objects.filter(status="suspended").first(),
+    }
+    for name, credential in samples.items():
+        if credential is not None:
+            text = credential.qr_card if name.endswith("card.png") else credential.qr_compact
+            level = qr.EC_CARD if name.endswith("card.png") else qr.EC_COMPACT
+            (folder / name).write_bytes(qr.qr_png(text, ec_level=level, scale=6))
+    if not CardBatch.objects.exists():
+        from rahdari.core.jobs import job_create, job_run
+        from rahdari.core.models import District
+
+        swat = District.objects.get(name="Swat")
+        job = job_create(
+            kind="credentials.print_cards",
+            params={"district": swat.pk, "language": "ur"},
+            actor=None,
+            enqueue=False,
+        )
+        job_run(job_id=str(job.pk))
+
+
 def _demo_activity() -> None:
     """A staff look at the first citizen's account, so 'who looked at my data' shows a row."""
     from rahdari.accounts.models import User
@@ -303,6 +356,7 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
         logins += _ensure_citizens(citizens, seed)
         _demo_activity()
     _ensure_identity(seed)
+    _ensure_credentials()
     return logins
 
 
@@ -328,4 +382,10 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
     console.print(
         "enrol.swat finds residents at /identity/: a possible duplicate, a correction request, "
         "and an enrolment that waited for the national ID authority (the worker verifies it)."
+    )
+    console.print(
+        "QR ID: citizens see theirs under My QR ID; anyone can check one at /credentials/verify/ "
+        f"(sample QR images in {settings.VAR_DIR / 'demo-qr'}); keys at "
+        "/.well-known/rahdari-keys.json; enrol.swat issues, revokes and prints cards at "
+        "/credentials/bulk/."
     )

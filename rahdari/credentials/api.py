@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
+from ninja.responses import Status
 from ninja.security import django_auth
 
 from rahdari.accounts.models import User, request_user
@@ -258,12 +259,12 @@ def _district(user: User, name: str) -> District:
     auth=django_auth,
     summary="Issue credentials to every active person of a district (a job with progress)",
 )
-def issue_district(request: HttpRequest, payload: DistrictIn) -> tuple[int, dict[str, Any]]:
+def issue_district(request: HttpRequest, payload: DistrictIn) -> Status[dict[str, Any]]:
     user = _officer(request)
     job = services.credentials_issue_district(
         district=_district(user, payload.district), actor=user
     )
-    return 202, {"job": job.pk, "kind": job.kind}
+    return Status(202, {"job": job.pk, "kind": job.kind})
 
 
 @router.post(
@@ -272,7 +273,7 @@ def issue_district(request: HttpRequest, payload: DistrictIn) -> tuple[int, dict
     auth=django_auth,
     summary="Printable ID card PDFs for a district, one per batch of 100 (a job)",
 )
-def print_cards(request: HttpRequest, payload: DistrictIn) -> tuple[int, dict[str, Any]]:
+def print_cards(request: HttpRequest, payload: DistrictIn) -> Status[dict[str, Any]]:
     user = _officer(request)
     if payload.language not in dict(settings.LANGUAGES):
         raise ApplicationError(
@@ -283,7 +284,7 @@ def print_cards(request: HttpRequest, payload: DistrictIn) -> tuple[int, dict[st
     job = services.cards_print_district(
         district=_district(user, payload.district), actor=user, language=payload.language
     )
-    return 202, {"job": job.pk, "kind": job.kind}
+    return Status(202, {"job": job.pk, "kind": job.kind})
 
 
 @router.get(

@@ -92,7 +92,11 @@ def test_photo_upload_is_decoded_server_side(client: Client, holder: Any) -> Non
     [
         (SimpleUploadedFile("a.jpg", b"MZ\x90\x00 not an image", "image/jpeg"), 422, "JPEG, PNG"),
         ("blank", 422, "No QR code"),
-        (SimpleUploadedFile("big.jpg", b"\xff" * (10 * 1024 * 1024 + 1), "image/jpeg"), 413, "10 MB"),
+        (
+            SimpleUploadedFile("big.jpg", b"\xff" * (10 * 1024 * 1024 + 1), "image/jpeg"),
+            413,
+            "10 MB",
+        ),
     ],
 )
 def test_bad_uploads_get_a_clear_error(
@@ -125,7 +129,9 @@ def test_verifier_is_rate_limited_per_address(client: Client, settings: Any) -> 
 def test_staff_check_is_shown_to_the_person(holder: Any, staff_client: Any) -> None:
     counter = staff_client(Role.SERVICE_OPERATOR, ["Swat"])
     counter.post("/credentials/verify/", {"qr": holder.credential.qr_compact})
-    reads = AuditEntry.objects.filter(subject_id=str(holder.person.pk), action="identity.person.viewed")
+    reads = AuditEntry.objects.filter(
+        subject_id=str(holder.person.pk), action="identity.person.viewed"
+    )
     assert reads.filter(actor=counter.user).exists()
     page = holder.get("/identity/me/?lang=en").content.decode()
     assert counter.user.username in page or "service counter" in page
@@ -213,11 +219,13 @@ def test_bulk_issue_and_card_batches_from_the_page(
     persons = [active_person(photo=False) for _ in range(3)]
     Credential.objects.filter(person=persons[0]).delete()
     officer = staff_client(Role.ENROLMENT_OFFICER, ["Swat"])
-    from rahdari.core.models import District, Job
     from rahdari.core.jobs import job_run
+    from rahdari.core.models import District, Job
 
     swat = District.objects.get(name="Swat")
-    response = officer.post("/credentials/bulk/", {"district": swat.pk, "job": "issue", "language": "ur"})
+    response = officer.post(
+        "/credentials/bulk/", {"district": swat.pk, "job": "issue", "language": "ur"}
+    )
     assert response.status_code == 302
     job = Job.objects.get(kind="credentials.issue_district")
     job_run(job_id=str(job.pk))
@@ -232,7 +240,9 @@ def test_bulk_issue_and_card_batches_from_the_page(
     assert download.status_code == 200
     pdf = PdfReader(io.BytesIO(b"".join(download.streaming_content)))
     assert len(pdf.pages) == 6
-    assert AuditEntry.objects.filter(action="identity.person.viewed", actor=officer.user).count() == 3
+    assert (
+        AuditEntry.objects.filter(action="identity.person.viewed", actor=officer.user).count() == 3
+    )
 
 
 def test_public_keys_and_status_lists(client: Client, holder: Any) -> None:
