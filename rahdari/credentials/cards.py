@@ -33,7 +33,13 @@ def _card(credential: Credential) -> dict[str, Any]:
 
 def render_cards(credentials: Sequence[Credential], *, language: str = "ur") -> bytes:
     """One PDF, two pages per card (front, back), labels in ``language``."""
+    from PIL import ImageFile
     from weasyprint import HTML  # imported late: Pango loads once, only where cards are made
+
+    # WeasyPrint switches Pillow to accepting truncated images when it is imported; the
+    # upload checks (photos, QR photos) rely on Pillow refusing them, so switch it back.
+    # The images on a card are made here and are never truncated.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
 
     with translation.override(language):
         html = render_to_string(

@@ -257,11 +257,10 @@ def credential_claims(
     not_before: int | None = None,
 ) -> dict[int, Any]:
     """The CWT claims set of a credential: standard claims, claim 169 and the status claim."""
-    return {
-        ISS: issuer,
-        EXP: expires_at,
-        NBF: issued_at if not_before is None else not_before,
-        IAT: issued_at,
+    claims: dict[int, Any] = {ISS: issuer, EXP: expires_at, IAT: issued_at}
+    if not_before is not None and not_before != issued_at:
+        claims[NBF] = not_before  # absent means "from iat": six bytes saved in every QR
+    return claims | {
         CLAIM_169: {k: v for k, v in identity.items() if v not in (None, "", b"")},
         STATUS: {"status_list": {"idx": status_index, "uri": status_uri}},
     }
@@ -275,7 +274,10 @@ def encode(claims: Mapping[int, Any], key: SigningKey, *, secret_key: bytes | No
 
 # --- decoding ---------------------------------------------------------------------------
 
-_PREFIX = re.compile(r"^\s*([A-Za-z][A-Za-z0-9+.\-]{0,15}):")
+# Other QR formats announce themselves: "HC1:" (EU certificates), "shc:/", "https://",
+# "mosip:". Short upper-case tags or lower-case schemes; damaged base45 of our own QR
+# (which starts "NCF…" and may hold a colon anywhere) is not mistaken for one.
+_PREFIX = re.compile(r"^\s*([A-Z][A-Z0-9]{1,3}:|[a-z][a-z0-9+.\-]{0,15}:)")
 
 
 @dataclass(frozen=True)
@@ -351,7 +353,7 @@ def unwrap(text: str) -> Sign1:
     except FormatError as exc:
         if exc.reason == MALFORMED and _PREFIX.match(text):
             prefix = _PREFIX.match(text).group(1)  # type: ignore[union-attr]
-            raise FormatError(WRONG_PREFIX, f"a QR of another format ({prefix}:)") from None
+            raise FormatError(WRONG_PREFIX, f"a QR of another format ({prefix})") from None
         raise
 
 
@@ -498,6 +500,8 @@ def parse_status_list_token(token: bytes, keyset: KeySet) -> StatusList:
     if not verify_signature(sign1_, key.key):
         raise FormatError(BAD_SIGNATURE, "status list signature does not verify")
     claims = _loads(sign1_.payload, "the status list")
+    if not isinstance(claims, Mapping):
+        raise FormatError(MALFORMED, "the status list claims are not a map")
     try:
         body = claims[STATUS_LIST]
         bits = int(body["bits"])
@@ -582,6 +586,10 @@ def readable_claims(payload: Mapping[Any, Any]) -> dict[str, Any]:
     return out
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _status_reference(payload: Mapping[Any, Any]) -> tuple[str, int] | None:
     status = payload.get(STATUS)
     if not isinstance(status, Mapping):
@@ -639,16 +647,24 @@ class Verifier:
         version = payload[CLAIM_169].get(VERSION)
         if version is not None and str(version) not in self.accepted_versions:
             return self._fail(result, UNSUPPORTED_VERSION, f"profile version {version!r}")
-        issued_at, not_before = payload.get(IAT), payload.get(NBF, payload.get(IAT))
-        expires_at = payload.get(EXP)
-        if isinstance(not_before, int) and now + self.clock_skew < not_before:
+        times = {label: payload.get(label) for label in (IAT, NBF, EXP)}
+        if any(t is not None and not _is_number(t) for t in times.values()):
+            return self._fail(result, MALFORMED, "iat, nbf and exp must be numbers (RFC 8392)")
+        issued_at, expires_at = times[IAT], times[EXP]
+        not_before = times[NBF] if times[NBF] is not None else issued_at
+        if not_before is not None and now + self.clock_skew < not_before:
             return self._fail(result, NOT_YET_VALID, "valid from a later time")
-        if isinstance(expires_at, int) and now - self.clock_skew > expires_at:
+        if expires_at is not None and now - self.clock_skew > expires_at:
             return self._fail(result, EXPIRED, "the validity period has ended")
         if key.verify_until < now or (
-            isinstance(issued_at, int)
-            and key.signing_until is not None
-            and issued_at > key.signing_until + self.clock_skew
+            issued_at is not None
+            and (
+                issued_at + self.clock_skew < key.not_before
+                or (
+                    key.signing_until is not None
+                    and issued_at > key.signing_until + self.clock_skew
+                )
+            )
         ):
             return self._fail(result, UNKNOWN_KEY, "the key was not valid for this credential")
         reference = _status_reference(payload)

@@ -9,6 +9,7 @@ error-correction level Q for phone screens and M for the denser card profile.
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 import zxingcpp
@@ -17,6 +18,10 @@ from PIL import Image, UnidentifiedImageError
 EC_COMPACT = "Q"
 EC_CARD = "M"
 MAX_PIXELS = 40_000_000  # a 20 MB photo of a counter is far below; bombs are above
+# Alphanumeric characters a version-17 symbol holds at level Q: the compact profile's limit,
+# so a phone screen shows modules large enough for any counter's camera.
+COMPACT_MAX_VERSION = 17
+COMPACT_MAX_CHARS = 531
 
 
 class NoQrFound(ValueError):
@@ -53,12 +58,23 @@ def qr_svg(text: str, *, ec_level: str = EC_COMPACT) -> str:
 def read_qr_texts(data: bytes) -> list[str]:
     """Every QR text in an image file (JPEG, PNG, WebP …), decoded server-side."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.width * image.height > MAX_PIXELS:
-                raise NotAnImage("the image has too many pixels")
-            gray = image.convert("L")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        with warnings.catch_warnings():
+            # Pillow only warns between 89M and 179M pixels; here any bomb is refused.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                too_big = image.width * image.height > MAX_PIXELS
+                gray = None if too_big else image.convert("L")
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise NotAnImage("not an image") from None
+    if gray is None:
+        raise NotAnImage("the image has too many pixels")
     found = zxingcpp.read_barcodes(
         gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
     )

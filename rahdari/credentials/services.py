@@ -32,7 +32,7 @@ from rahdari.core.errors import ApplicationError, Conflict, NotFound
 from rahdari.core.jobs import JobContext, job_kind, register_periodic
 from rahdari.core.models import District, Job
 from rahdari.core.notifications import notification_send, register_templates
-from rahdari.credentials import cwt, photos
+from rahdari.credentials import cwt, photos, qr
 from rahdari.credentials.models import CardBatch, Credential, IssuerKey, StatusList
 from rahdari.identity import events
 from rahdari.identity.models import Person, PersonEvent, PersonStatus
@@ -46,6 +46,9 @@ STATUS_BITS: dict[str, int] = {
     Credential.Status.SUSPENDED: cwt.STATUS_SUSPENDED,
 }
 GENDER_CODES = {"M": 1, "F": 2, "X": 3}
+# A very long name can push the compact QR past version 17: leave out, in this order,
+# what the card profile still carries (the counter can read the card, or ask).
+COMPACT_FALLBACK: tuple[tuple[int, ...], ...] = ((), (cwt.ADDRESS,), (cwt.ADDRESS, cwt.GUARDIAN))
 COUNTRY = "PK"
 KEY_ROTATION_DAYS = 365
 
@@ -289,15 +292,20 @@ def _sign(
     secret = material.secret_key
     texts = []
     for with_photo in (False, True):
-        claims = cwt.credential_claims(
-            identity=identity_claims(person, with_photo=with_photo),
-            issuer=settings.RAHDARI_PUBLIC_URL,
-            issued_at=_epoch(issued),
-            expires_at=_epoch(issued + _validity()),
-            status_uri=status_list_uri(slot[0].number),
-            status_index=slot[1],
-        )
-        texts.append(cwt.encode(claims, material, secret_key=secret))
+        identity = identity_claims(person, with_photo=with_photo)
+        for dropped in COMPACT_FALLBACK if not with_photo else ((),):
+            claims = cwt.credential_claims(
+                identity={k: v for k, v in identity.items() if k not in dropped},
+                issuer=settings.RAHDARI_PUBLIC_URL,
+                issued_at=_epoch(issued),
+                expires_at=_epoch(issued + _validity()),
+                status_uri=status_list_uri(slot[0].number),
+                status_index=slot[1],
+            )
+            text = cwt.encode(claims, material, secret_key=secret)
+            if with_photo or len(text) <= qr.COMPACT_MAX_CHARS:
+                break
+        texts.append(text)
     return texts[0], texts[1]
 
 

@@ -42,10 +42,12 @@ def seed_of(name: str) -> bytes:
 
 
 def signing_key(name: str) -> cwt.SigningKey:
-    return cwt.SigningKey(kid=hashlib.sha256(b"kid" + name.encode()).digest()[:8], seed=seed_of(name))
+    return cwt.SigningKey(
+        kid=hashlib.sha256(b"kid" + name.encode()).digest()[:8], seed=seed_of(name)
+    )
 
 
-def identity(**overrides: Any) -> dict[int, Any]:
+def identity(overrides: dict[int, Any] | None = None) -> dict[int, Any]:
     claims: dict[int, Any] = {
         cwt.ID: "202412345678",
         cwt.VERSION: cwt.PROFILE_VERSION,
@@ -61,7 +63,7 @@ def identity(**overrides: Any) -> dict[int, Any]:
         cwt.LOCATION_CODE: "Swat",
         cwt.COUNTRY_OF_ISSUANCE: "PAK",
     }
-    claims.update(overrides)
+    claims.update(overrides or {})
     return claims
 
 
@@ -258,21 +260,18 @@ def test_b45_rfc9285_examples(data: bytes, text: str) -> None:
         (":::", "triple 91124"),
         ("ZZ", "final pair 1610 > 255"),
         ("BB8ZZ", "final pair above 255 after a triple"),
-        ("U5", "final pair 30 + 5 * 45 = 255 is fine, so ... see next"),
     ],
 )
 def test_b45decode_rejects_invalid_text(text: str, why: str) -> None:
-    if text == "U5":  # the largest final pair is accepted
-        assert cwt.b45decode(text) == b"\xff"
-        return
     with pytest.raises(cwt.FormatError) as err:
         cwt.b45decode(text)
     assert err.value.reason == cwt.MALFORMED, why
     assert isinstance(err.value, ValueError)
 
 
-def test_b45decode_largest_triple() -> None:
-    assert cwt.b45decode("FGW") == b"\xff\xff"  # 15 + 15*45 + 32*2025 = 65535
+def test_b45decode_accepts_the_largest_triple_and_pair() -> None:
+    assert cwt.b45decode("FGW") == b"\xff\xff"  # 15 + 15 * 45 + 32 * 2025 = 65535
+    assert cwt.b45decode("U5") == b"\xff"  # 30 + 5 * 45 = 255
 
 
 # --- COSE Sig_structure --------------------------------------------------------------------
@@ -324,7 +323,7 @@ def test_valid_credential(world: World) -> None:
     assert claims["gender"] == "female"
     assert claims["iss"] == ISSUER
     assert claims["iat"] == NOW - DAY
-    assert claims["nbf"] == NOW - DAY
+    assert "nbf" not in claims  # omitted when it equals iat: valid from iat
     assert claims["exp"] == NOW + 365 * DAY
     assert claims["status"] == {"idx": 3, "uri": STATUS_URI}
     assert result.as_dict()["claims"] == claims
@@ -338,7 +337,7 @@ def test_text_is_uppercase_base45_and_tolerates_surrounding_whitespace(world: Wo
 
 
 def test_credential_claims_drop_empty_identity_fields() -> None:
-    claims = World().claims(ident=identity(**{cwt.GUARDIAN: "", cwt.PHOTO: b"", cwt.ADDRESS: None}))
+    claims = World().claims(ident=identity({cwt.GUARDIAN: "", cwt.PHOTO: b"", cwt.ADDRESS: None}))
     assert cwt.GUARDIAN not in claims[cwt.CLAIM_169]
     assert cwt.PHOTO not in claims[cwt.CLAIM_169]
     assert cwt.ADDRESS not in claims[cwt.CLAIM_169]
@@ -347,7 +346,7 @@ def test_credential_claims_drop_empty_identity_fields() -> None:
 
 def test_photo_claims_are_readable(world: World) -> None:
     photo = webp_photo()
-    result = world.verify(world.issue(ident=identity(**{cwt.PHOTO: photo, cwt.PHOTO_FORMAT: 4})))
+    result = world.verify(world.issue(ident=identity({cwt.PHOTO: photo, cwt.PHOTO_FORMAT: 4})))
     assert result.valid
     assert base64.b64decode(result.claims["photo"]) == photo
     assert result.claims["photo_format"] == "webp"
@@ -380,8 +379,8 @@ def test_junk_signature_is_rejected(world: World, signature: bytes) -> None:
 
 
 def test_signature_swapped_from_another_credential(world: World) -> None:
-    mine = cose_of(world.issue(ident=identity(**{cwt.FULL_NAME: "Shazia Afridi"})))
-    other = cose_of(world.issue(ident=identity(**{cwt.FULL_NAME: "Nasreen Khattak"})))
+    mine = cose_of(world.issue(ident=identity({cwt.FULL_NAME: "Shazia Afridi"})))
+    other = cose_of(world.issue(ident=identity({cwt.FULL_NAME: "Nasreen Khattak"})))
     assert world.verify(text_of(cbor2.CBORTag(18, mine))).valid
     mine[3] = other[3]
     result = world.verify(text_of(cbor2.CBORTag(18, mine)))
@@ -391,7 +390,7 @@ def test_signature_swapped_from_another_credential(world: World) -> None:
 
 def test_payload_swapped_under_a_valid_signature(world: World) -> None:
     mine = cose_of(world.issue())
-    other = cose_of(world.issue(ident=identity(**{cwt.ID: "999999999999"})))
+    other = cose_of(world.issue(ident=identity({cwt.ID: "999999999999"})))
     mine[2] = other[2]
     assert world.verify(text_of(cbor2.CBORTag(18, mine))).reason == cwt.BAD_SIGNATURE
 
@@ -454,14 +453,16 @@ def test_not_before(world: World, nbf: int, reason: str) -> None:
 
 def test_issued_at_stands_in_for_a_missing_nbf(world: World) -> None:
     claims = world.claims(issued_at=NOW + DAY)
-    del claims[cwt.NBF]
+    claims.pop(cwt.NBF, None)
     result = world.verify(cwt.encode(claims, world.key))
     assert result.reason == cwt.NOT_YET_VALID
 
 
-def test_expired_and_invalid_timestamps_are_checked_after_the_signature(world: World) -> None:
+def test_an_expired_forgery_is_a_bad_signature(world: World) -> None:
     """An expired forgery is a bad signature, not 'expired': nothing unsigned is believed."""
-    text = cwt.encode(world.claims(expires_at=NOW - DAY), world.key, secret_key=signing_key("x").secret_key)
+    text = cwt.encode(
+        world.claims(expires_at=NOW - DAY), world.key, secret_key=signing_key("x").secret_key
+    )
     assert world.verify(text).reason == cwt.BAD_SIGNATURE
 
 
@@ -529,7 +530,7 @@ def test_verifier_takes_status_lists_in_the_constructor(world: World) -> None:
 
 @pytest.mark.parametrize("version", ["9", "2", "", 9, "1.0"])
 def test_unsupported_profile_version(world: World, version: Any) -> None:
-    result = world.verify(world.issue(ident=identity(**{cwt.VERSION: version})))
+    result = world.verify(world.issue(ident=identity({cwt.VERSION: version})))
     if version == "":  # credential_claims drops empty fields: no version claim at all
         assert result.valid
         return
@@ -537,16 +538,16 @@ def test_unsupported_profile_version(world: World, version: Any) -> None:
 
 
 def test_integer_profile_version_one_is_accepted(world: World) -> None:
-    assert world.verify(world.issue(ident=identity(**{cwt.VERSION: 1}))).valid
+    assert world.verify(world.issue(ident=identity({cwt.VERSION: 1}))).valid
 
 
 def test_accepted_versions_are_configurable(world: World) -> None:
-    text = world.issue(ident=identity(**{cwt.VERSION: "2"}))
+    text = world.issue(ident=identity({cwt.VERSION: "2"}))
     verifier = cwt.Verifier(world.keyset, accepted_versions=frozenset({"1", "2"}))
     assert verifier.verify(text, now=NOW).valid
 
 
-@pytest.mark.parametrize("tag", [16, 17, 96, 97, 98, 61, 1])
+@pytest.mark.parametrize("tag", [16, 17, 96, 97, 98])
 def test_other_cose_structures_are_unsupported_versions(world: World, tag: int) -> None:
     """COSE_Encrypt0 (16), COSE_Mac0 (17), COSE_Encrypt (96), COSE_Mac (97), COSE_Sign (98)."""
     protected = cbor2.dumps({cwt.HDR_ALG: 3})  # A256GCM
@@ -577,7 +578,9 @@ def test_unsupported_algorithm(world: World, header: dict[int, Any]) -> None:
 
 
 def test_algorithm_only_in_the_unprotected_header_is_unsupported(world: World) -> None:
-    protected, _, payload, signature = cose_of(sign1_text(world.claims(), world.key, header={cwt.HDR_KID: world.key.kid}))
+    protected, _, payload, signature = cose_of(
+        sign1_text(world.claims(), world.key, header={cwt.HDR_KID: world.key.kid})
+    )
     text = text_of(cbor2.CBORTag(18, [protected, {cwt.HDR_ALG: cwt.ALG_EDDSA}, payload, signature]))
     assert world.verify(text).reason == cwt.UNSUPPORTED_ALGORITHM
 
@@ -585,7 +588,9 @@ def test_algorithm_only_in_the_unprotected_header_is_unsupported(world: World) -
 def test_kid_in_the_unprotected_header_is_used(world: World) -> None:
     text = sign1_text(world.claims(), world.key, header={cwt.HDR_ALG: cwt.ALG_EDDSA})
     protected, _, payload, signature = cose_of(text)
-    moved = text_of(cbor2.CBORTag(18, [protected, {cwt.HDR_KID: world.key.kid}, payload, signature]))
+    moved = text_of(
+        cbor2.CBORTag(18, [protected, {cwt.HDR_KID: world.key.kid}, payload, signature])
+    )
     result = world.verify(moved)
     assert result.valid and result.kid == world.key.kid.hex()
 
@@ -627,16 +632,22 @@ MALFORMED_TEXTS: list[tuple[str, Callable[[World], Any]]] = [
     ("truncated zlib", lambda w: cwt.b45encode(zlib.compress(b"\xd2\x84" * 40)[:-6])),
     ("zlib then junk", lambda w: cwt.b45encode(cwt.b45decode(w.issue()) + b"\x00")),
     ("zlib of non-CBOR", lambda w: cwt.b45encode(zlib.compress(b"\xff\xff\xff"))),
-    ("zlib of truncated CBOR", lambda w: cwt.b45encode(zlib.compress(zlib.decompress(cwt.b45decode(w.issue()))[:-3]))),
+    (
+        "zlib of truncated CBOR",
+        lambda w: cwt.b45encode(zlib.compress(zlib.decompress(cwt.b45decode(w.issue()))[:-3])),
+    ),
     ("CBOR integer", lambda w: text_of(18)),
     ("array of three", lambda w: text_of(cbor2.CBORTag(18, [b"", {}, b""]))),
-    ("array of five", lambda w: text_of(cbor2.CBORTag(18, [b"", {}, b"", b"", b""]))),
+    ("array of five", lambda w: text_of(cbor2.CBORTag(18, [b"", {}, b"", b"", b"x"]))),
     ("protected is text", lambda w: text_of(cbor2.CBORTag(18, ["a", {}, b"", b""]))),
     ("unprotected is list", lambda w: text_of(cbor2.CBORTag(18, [b"", [], b"", b""]))),
     ("payload is nil", lambda w: text_of(cbor2.CBORTag(18, [b"\xa1\x01\x27", {}, None, b""]))),
     ("signature is text", lambda w: text_of(cbor2.CBORTag(18, [b"\xa1\x01\x27", {}, b"", "x"]))),
     ("protected is not CBOR", lambda w: text_of(cbor2.CBORTag(18, [b"\xff", {}, b"", b""]))),
-    ("protected is a list", lambda w: text_of(cbor2.CBORTag(18, [cbor2.dumps([1, -8]), {}, b"", b""]))),
+    (
+        "protected is a list",
+        lambda w: text_of(cbor2.CBORTag(18, [cbor2.dumps([1, -8]), {}, b"", b""])),
+    ),
     ("payload is not CBOR", lambda w: _bad_payload(w, b"\xff\xfe")),
     ("payload is a list", lambda w: _bad_payload(w, [1, 2, 3])),
     ("payload lacks claim 169", lambda w: _bad_payload(w, {1: ISSUER, 4: NOW + DAY})),
@@ -713,9 +724,13 @@ def test_no_kid_tries_every_key_of_the_issuer(world: World) -> None:
     text = sign1_text(world.claims(), second, header={cwt.HDR_ALG: cwt.ALG_EDDSA})
     result = world.verify(text)
     assert result.valid and result.kid == second.kid.hex()
-    foreign = sign1_text(world.claims(), signing_key("other issuer"), header={cwt.HDR_ALG: cwt.ALG_EDDSA})
+    foreign = sign1_text(
+        world.claims(), signing_key("other issuer"), header={cwt.HDR_ALG: cwt.ALG_EDDSA}
+    )
     assert world.verify(foreign).reason == cwt.BAD_SIGNATURE
-    unknown = sign1_text(world.claims(issuer="https://nobody.example"), second, header={cwt.HDR_ALG: cwt.ALG_EDDSA})
+    unknown = sign1_text(
+        world.claims(issuer="https://nobody.example"), second, header={cwt.HDR_ALG: cwt.ALG_EDDSA}
+    )
     assert world.verify(unknown).reason == cwt.UNKNOWN_KEY
 
 
@@ -793,7 +808,12 @@ def test_status_list_token_round_trip() -> None:
     keyset = cwt.KeySet({key.kid: public_key(key)})
     bits = np.array([0, 1, 2, 0, 0, 1], dtype=np.uint8)
     token = cwt.status_list_token(
-        uri=STATUS_URI, compressed=cwt.pack_statuses(bits), issued_at=NOW, ttl=600, expires_at=NOW + DAY, key=key
+        uri=STATUS_URI,
+        compressed=cwt.pack_statuses(bits),
+        issued_at=NOW,
+        ttl=600,
+        expires_at=NOW + DAY,
+        key=key,
     )
     message = cbor2.loads(token)
     assert message.tag == 18
@@ -847,17 +867,24 @@ def test_tampered_status_list_token_is_rejected() -> None:
     revoked = np.zeros(8, dtype=np.uint8)
     revoked[5] = cwt.STATUS_INVALID
     token = cwt.status_list_token(
-        uri=STATUS_URI, compressed=cwt.pack_statuses(revoked), issued_at=NOW, ttl=600, expires_at=NOW + DAY, key=key
+        uri=STATUS_URI,
+        compressed=cwt.pack_statuses(revoked),
+        issued_at=NOW,
+        ttl=600,
+        expires_at=NOW + DAY,
+        key=key,
     )
     assert cwt.parse_status_list_token(token, keyset).status(5) == cwt.STATUS_INVALID
     protected, unprotected, payload, signature = cbor2.loads(token).value
     claims = cbor2.loads(payload)
     claims[cwt.STATUS_LIST]["lst"] = cwt.pack_statuses(np.zeros(8, dtype=np.uint8))
-    forged = cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected, cbor2.dumps(claims), signature]))
+    forged = cbor2.dumps(
+        cbor2.CBORTag(18, [protected, unprotected, cbor2.dumps(claims), signature])
+    )
     with pytest.raises(cwt.FormatError) as err:
         cwt.parse_status_list_token(forged, keyset)
     assert err.value.reason == cwt.BAD_SIGNATURE
-    for bit in range(0, len(token) * 8, 7):  # any flipped bit, sampled
+    for bit in range(len(token) * 8):  # any flipped bit
         flipped = bytearray(token)
         flipped[bit // 8] ^= 1 << (bit % 8)
         with pytest.raises(cwt.FormatError):
@@ -876,18 +903,39 @@ def test_a_credential_is_not_a_status_list_token() -> None:
     "claims",
     [
         {cwt.SUB: STATUS_URI, cwt.IAT: NOW},
-        {cwt.SUB: STATUS_URI, cwt.IAT: NOW, cwt.STATUS_LIST: {"bits": 3, "lst": zlib.compress(b"")}},
+        {
+            cwt.SUB: STATUS_URI,
+            cwt.IAT: NOW,
+            cwt.STATUS_LIST: {"bits": 3, "lst": zlib.compress(b"")},
+        },
         {cwt.SUB: STATUS_URI, cwt.IAT: NOW, cwt.STATUS_LIST: {"bits": 2, "lst": b"not zlib"}},
         {cwt.SUB: STATUS_URI, cwt.IAT: NOW, cwt.STATUS_LIST: {"bits": 2, "lst": "text"}},
         {cwt.SUB: STATUS_URI, cwt.STATUS_LIST: {"bits": 2, "lst": zlib.compress(b"")}},
+        7,
         [1, 2],
+        "status",
+        {cwt.SUB: STATUS_URI, cwt.IAT: NOW, cwt.STATUS_LIST: [2, b""]},
+        {cwt.SUB: STATUS_URI, cwt.IAT: NOW, cwt.STATUS_LIST: "lst"},
     ],
-    ids=["no list", "bits 3", "lst not zlib", "lst text", "no iat", "not a map"],
+    ids=[
+        "no list",
+        "bits 3",
+        "lst not zlib",
+        "lst text",
+        "no iat",
+        "integer",
+        "list",
+        "text",
+        "list body",
+        "text body",
+    ],
 )
 def test_incomplete_status_list_token_is_malformed(claims: Any) -> None:
     key = signing_key("issuer")
     keyset = cwt.KeySet({key.kid: public_key(key)})
-    token = cwt.sign1(cbor2.dumps(claims), kid=key.kid, secret_key=key.secret_key, typ=cwt.STATUS_LIST_TYP)
+    token = cwt.sign1(
+        cbor2.dumps(claims), kid=key.kid, secret_key=key.secret_key, typ=cwt.STATUS_LIST_TYP
+    )
     with pytest.raises(cwt.FormatError) as err:
         cwt.parse_status_list_token(token, keyset)
     assert err.value.reason == cwt.MALFORMED
@@ -935,7 +983,12 @@ def test_key_set_from_json() -> None:
         "format": "rahdari-keys/1",
         "keys": [
             key_row(active),
-            key_row(retired, not_before=NOW - 900 * DAY, signing_until=NOW - 100 * DAY, verify_until=NOW + 1800 * DAY),
+            key_row(
+                retired,
+                not_before=NOW - 900 * DAY,
+                signing_until=NOW - 100 * DAY,
+                verify_until=NOW + 1800 * DAY,
+            ),
             {"kid": "ff", "kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"},  # skipped
         ],
     }
@@ -1018,7 +1071,7 @@ def test_claim169_decodes_and_verifies_our_credential() -> None:
     photo = webp_photo()
     assert photo[:4] == b"RIFF" and photo[8:12] == b"WEBP"
     text = world.issue(
-        ident=identity(**{cwt.PHOTO: photo, cwt.PHOTO_FORMAT: 4}),
+        ident=identity({cwt.PHOTO: photo, cwt.PHOTO_FORMAT: 4}),
         issued_at=now - 60,
         expires_at=now + 365 * DAY,
     )
@@ -1045,28 +1098,38 @@ def test_claim169_decodes_and_verifies_our_credential() -> None:
     assert (meta.issuer, meta.issued_at, meta.not_before, meta.expires_at) == (
         ISSUER,
         now - 60,
-        now - 60,
+        None,  # omitted when equal to iat
         now + 365 * DAY,
     )
     assert result.detected_compression == "zlib"
     inspected = claim169.inspect(text)
-    assert (inspected.key_id, inspected.algorithm, inspected.cose_type) == (world.key.kid, "EdDSA", "Sign1")
+    assert (inspected.key_id, inspected.algorithm, inspected.cose_type) == (
+        world.key.kid,
+        "EdDSA",
+        "Sign1",
+    )
 
 
 def test_claim169_rejects_our_credential_under_another_key() -> None:
     world = World()
     text = world.issue(issued_at=NOW, expires_at=NOW + DAY)
     with pytest.raises(claim169.SignatureError):
-        claim169.decode(text, verify_with_ed25519=signing_key("stranger").public_key, validate_timestamps=False)
+        claim169.decode(
+            text, verify_with_ed25519=signing_key("stranger").public_key, validate_timestamps=False
+        )
 
 
 def test_claim169_sees_our_expiry() -> None:
     """Our exp (CWT claim 4) means the same to claim169: an expired credential fails there."""
     world = World()
-    text = world.issue(issued_at=NOW - 400 * DAY, expires_at=NOW - 30 * DAY)  # NOW is in the past already
+    text = world.issue(
+        issued_at=NOW - 400 * DAY, expires_at=NOW - 30 * DAY
+    )  # NOW is in the past already
     with pytest.raises(claim169.Claim169Exception, match="expired"):
         claim169.decode(text, verify_with_ed25519=world.key.public_key)
-    assert claim169.decode(text, verify_with_ed25519=world.key.public_key, validate_timestamps=False).is_verified()
+    assert claim169.decode(
+        text, verify_with_ed25519=world.key.public_key, validate_timestamps=False
+    ).is_verified()
 
 
 def claim169_input() -> tuple[claim169.Claim169Input, claim169.CwtMetaInput]:
@@ -1101,7 +1164,12 @@ def test_we_verify_a_claim169_credential_without_kid() -> None:
     assert claims["date_of_birth"] == "1990-05-06"
     assert claims["gender"] == "female"
     assert claims["address"] == "Mingora, Swat"
-    assert (claims["iss"], claims["iat"], claims["nbf"], claims["exp"]) == (ISSUER, NOW - DAY, NOW - DAY, NOW + 365 * DAY)
+    assert (claims["iss"], claims["iat"], claims["nbf"], claims["exp"]) == (
+        ISSUER,
+        NOW - DAY,
+        NOW - DAY,
+        NOW + 365 * DAY,
+    )
     assert world.verify(text, now=NOW + 366 * DAY).reason == cwt.EXPIRED
 
 
@@ -1127,7 +1195,9 @@ def test_we_verify_a_claim169_credential_with_kid() -> None:
         calls.append((algorithm, key_id))
         return sodium.crypto_sign(data, world.key.secret_key)[:64]
 
-    text = claim169.encode_with_signer(person, meta, signer=sign, algorithm="EdDSA", key_id=world.key.kid)
+    text = claim169.encode_with_signer(
+        person, meta, signer=sign, algorithm="EdDSA", key_id=world.key.kid
+    )
     assert calls == [("EdDSA", world.key.kid)]
     assert cwt.unwrap(text).kid == world.key.kid
     result = world.verify(text)
@@ -1198,11 +1268,9 @@ def _signed_parts(text: Any) -> tuple[bytes, bytes, bytes] | None:
 
 
 FUZZ_PARTS = _signed_parts(FUZZ_TEXT)
-FUZZ_STATS: dict[str, int] = {}
 
 
-def check_mutant(text: Any, strategy: str) -> None:
-    FUZZ_STATS[strategy] = FUZZ_STATS.get(strategy, 0) + 1
+def check_mutant(text: Any) -> None:
     result = FUZZ_WORLD.verifier.verify(text, now=NOW)  # must not raise
     assert isinstance(result, cwt.Verification)
     assert result.reason in cwt.REASONS
@@ -1226,16 +1294,15 @@ def fuzz_settings(examples: int) -> Callable[[Any], Any]:
 
 def test_fuzz_base_credential_is_valid() -> None:
     assert FUZZ_WORLD.verifier.verify(FUZZ_TEXT, now=NOW).valid
-    assert FUZZ_WORLD.verifier.verify(FUZZ_WORLD.issue(status_index=4), now=NOW).reason == cwt.REVOKED
+    assert (
+        FUZZ_WORLD.verifier.verify(FUZZ_WORLD.issue(status_index=4), now=NOW).reason == cwt.REVOKED
+    )
 
 
 @given(st.integers(0, len(FUZZ_TEXT) - 1), st.sampled_from(B45_CHARS))
 @fuzz_settings(3000)
 def test_fuzz_one_character_replaced(position: int, char: str) -> None:
-    mutant = FUZZ_TEXT[:position] + char + FUZZ_TEXT[position + 1 :]
-    check_mutant(mutant, "char")
-    if mutant != FUZZ_TEXT:
-        assert not FUZZ_WORLD.verifier.verify(mutant, now=NOW).valid
+    check_mutant(FUZZ_TEXT[:position] + char + FUZZ_TEXT[position + 1 :])
 
 
 @given(st.integers(0, len(FUZZ_ZLIB) * 8 - 1))
@@ -1243,7 +1310,7 @@ def test_fuzz_one_character_replaced(position: int, char: str) -> None:
 def test_fuzz_one_bit_of_the_zlib_stream(bit: int) -> None:
     flipped = bytearray(FUZZ_ZLIB)
     flipped[bit // 8] ^= 1 << (bit % 8)
-    check_mutant(cwt.b45encode(bytes(flipped)), "zlib bit")
+    check_mutant(cwt.b45encode(bytes(flipped)))
 
 
 @given(st.integers(0, len(FUZZ_COSE) * 8 - 1))
@@ -1252,7 +1319,7 @@ def test_fuzz_one_bit_of_the_cose_message(bit: int) -> None:
     flipped = bytearray(FUZZ_COSE)
     flipped[bit // 8] ^= 1 << (bit % 8)
     text = cwt.b45encode(zlib.compress(bytes(flipped), 9))
-    check_mutant(text, "cose bit")
+    check_mutant(text)
     assert not FUZZ_WORLD.verifier.verify(text, now=NOW).valid  # a changed byte always fails
 
 
@@ -1286,19 +1353,19 @@ def _edit(kind: str, position: int, char: str, length: int) -> str:
 def test_fuzz_characters_deleted_inserted_duplicated_truncated(
     kind: str, position: int, char: str, length: int
 ) -> None:
-    check_mutant(_edit(kind, position, char, length), kind)
+    check_mutant(_edit(kind, position, char, length))
 
 
 @given(st.one_of(st.text(max_size=600), st.text(alphabet=B45_CHARS, max_size=600)))
 @fuzz_settings(1000)
 def test_fuzz_arbitrary_text(text: str) -> None:
-    check_mutant(text, "text")
+    check_mutant(text)
 
 
 @given(st.binary(max_size=600), st.booleans())
 @fuzz_settings(1000)
 def test_fuzz_arbitrary_bytes_base45_encoded(data: bytes, compress: bool) -> None:
-    check_mutant(cwt.b45encode(zlib.compress(data) if compress else data), "bytes")
+    check_mutant(cwt.b45encode(zlib.compress(data) if compress else data))
 
 
 CBOR_VALUES = st.recursive(
@@ -1309,12 +1376,12 @@ CBOR_VALUES = st.recursive(
     | st.text(max_size=20)
     | st.binary(max_size=40)
     | st.sampled_from([cwt.ALG_EDDSA, -7, cwt.CLAIM_169, cwt.STATUS, ISSUER, FUZZ_WORLD.key.kid]),
-    lambda inner: st.lists(inner, max_size=5)
-    | st.dictionaries(
-        st.integers(-10, 70_000) | st.text(max_size=12), inner, max_size=5
-    )
-    | st.builds(cbor2.CBORTag, st.sampled_from([1, 2, 3, 16, 18, 24, 37, 258, 1004]), inner),
-    max_leaves=20,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(st.integers(-10, 70_000) | st.text(max_size=12), inner, max_size=5)
+        | st.builds(cbor2.CBORTag, st.sampled_from([1, 2, 3, 16, 18, 24, 37, 258, 1004]), inner)
+    ),
+    max_leaves=8,
 )
 
 
@@ -1325,7 +1392,7 @@ CBOR_VALUES = st.recursive(
     st.binary(min_size=0, max_size=70),
     st.booleans(),
 )
-@fuzz_settings(1000)
+@fuzz_settings(500)
 def test_fuzz_structured_cose_messages(
     protected: bytes, unprotected: Any, payload: bytes, signature: bytes, tagged: bool
 ) -> None:
@@ -1335,7 +1402,7 @@ def test_fuzz_structured_cose_messages(
         text = text_of(cbor2.CBORTag(18, message) if tagged else message)
     except (cbor2.CBOREncodeError, ValueError, TypeError):
         return
-    check_mutant(text, "cose")
+    check_mutant(text)
     assert not FUZZ_WORLD.verifier.verify(text, now=NOW).valid
 
 
@@ -1347,7 +1414,9 @@ def test_fuzz_structured_cose_messages(
             cwt.EXP: st.one_of(st.integers(), CBOR_VALUES),
             cwt.NBF: st.one_of(st.integers(), CBOR_VALUES),
             cwt.IAT: st.one_of(st.integers(), CBOR_VALUES),
-            cwt.CLAIM_169: st.one_of(st.dictionaries(st.integers(0, 30), CBOR_VALUES, max_size=6), CBOR_VALUES),
+            cwt.CLAIM_169: st.one_of(
+                st.dictionaries(st.integers(0, 30), CBOR_VALUES, max_size=6), CBOR_VALUES
+            ),
             cwt.STATUS: st.one_of(
                 st.builds(
                     lambda idx, uri: {"status_list": {"idx": idx, "uri": uri}},
@@ -1359,7 +1428,7 @@ def test_fuzz_structured_cose_messages(
         },
     )
 )
-@fuzz_settings(1000)
+@fuzz_settings(400)
 def test_fuzz_signed_hostile_payloads(payload: dict[int, Any]) -> None:
     """Correctly signed payloads of any shape: verified or refused, never an exception."""
     try:
@@ -1373,3 +1442,27 @@ def test_fuzz_signed_hostile_payloads(payload: dict[int, Any]) -> None:
     if result.valid:
         assert payload.get(cwt.ISS) == ISSUER
         assert isinstance(payload.get(cwt.CLAIM_169), dict)
+
+
+def test_float_times_are_honoured_and_non_numbers_are_malformed(world: World) -> None:
+    claims = world.claims()
+    claims[cwt.EXP] = float(NOW - 3 * DAY)  # RFC 8392 NumericDate may be a float
+    assert world.verify(cwt.encode(claims, world.key)).reason == cwt.EXPIRED
+    for bad in (cbor2.CBORTag(1, NOW + DAY), "2030-01-01", True, [NOW]):
+        claims = world.claims()
+        claims[cwt.EXP] = bad
+        assert world.verify(cwt.encode(claims, world.key)).reason == cwt.MALFORMED, bad
+
+
+def test_a_credential_dated_before_its_key_existed_is_refused() -> None:
+    key = signing_key("young key")
+    world = World(key=key, keyset=cwt.KeySet({key.kid: public_key(key, not_before=NOW - DAY)}))
+    assert world.verify(world.issue(issued_at=NOW - 2 * DAY)).reason == cwt.UNKNOWN_KEY
+    assert world.verify(world.issue(issued_at=NOW - DAY + 10)).valid
+
+
+def test_damaged_text_of_our_own_qr_is_malformed_not_another_format(world: World) -> None:
+    text = world.issue()
+    damaged = text[:12] + ":" + text[13:]
+    assert world.verify(damaged).reason in (cwt.MALFORMED, cwt.BAD_SIGNATURE)
+    assert world.verify("NCFOXN5UTPGO:HOE007J4N5").reason == cwt.MALFORMED

@@ -218,3 +218,21 @@ def test_inactive_person_gets_no_credential(
     person.refresh_from_db()
     with pytest.raises(services.Conflict):
         services.credential_issue(person=person, actor=officer)
+
+
+def test_a_very_long_name_still_fits_the_compact_qr(
+    active_person: Callable[..., Person], officer: Any
+) -> None:
+    from rahdari.credentials import qr
+
+    person = active_person(
+        full_name="Muhammad Abdul Rehman Khan Yousafzai Bangash",
+        full_name_ur="محمد عبدالرحمٰن خان یوسفزئی بنگش",
+        guardian_name="Haji Muhammad Sher Afzal Khan Yousafzai Bangash",
+    )
+    credential = services.credential_issue(person=person, actor=officer, reason="long name")
+    assert qr.qr_version(credential.qr_compact, "Q") <= 17
+    compact = _verify(credential.qr_compact).claims
+    assert compact["full_name"] == person.full_name and compact["secondary_full_name"]
+    card = _verify(credential.qr_card).claims
+    assert card["guardian"] == person.guardian_name and card["address"]

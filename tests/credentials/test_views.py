@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
-from PIL import Image
+from PIL import Image, ImageFile
 from pypdf import PdfReader
 
 from rahdari.accounts.roles import Role
@@ -162,6 +162,7 @@ def test_id_card_pdf_has_front_and_back(holder: Any) -> None:
     assert holder.person.full_name in pdf.pages[0].extract_text()
     width, height = pdf.pages[0].mediabox.width, pdf.pages[0].mediabox.height
     assert round(float(width) / 72 * 25.4, 1) == 85.6 and round(float(height) / 72 * 25.4) == 54
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False  # WeasyPrint's import turned it on
     back = pdf.pages[1]
     assert "/XObject" in back["/Resources"]  # type: ignore[operator]
 
