@@ -322,8 +322,15 @@ def cmd_credential(args: argparse.Namespace) -> int:
         return 0
     if args.action == "keys":
         keys_action = args.qr or "list"
-        if keys_action not in ("list", "rotate", "export"):
-            raise SystemExit("rahdari credential keys list|rotate|export")
+        if keys_action not in ("list", "rotate", "export", "withdraw"):
+            raise SystemExit("rahdari credential keys list|rotate|export|withdraw --kid KID")
+        if keys_action == "withdraw":
+            job = services.issuer_key_withdraw(kid=args.kid or "", actor=None, reason=args.reason)
+            console.print(f"Key {args.kid} withdrawn; reissuing what it signed…")
+            from rahdari.core.jobs import job_run
+
+            print(json.dumps(job_run(job_id=str(job.pk)).result))
+            return 0
         if keys_action == "rotate":
             key = services.issuer_keys_rotate(actor=None, reason=args.reason)
             console.print(f"New signing key {key.kid}; the old key keeps verifying.")
@@ -452,10 +459,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "qr",
         nargs="?",
-        help="verify: the QR text, or a PNG/JPEG file with the QR; keys: list, rotate or export",
+        help="verify: the QR text, or a PNG/JPEG file with the QR; keys: list|rotate|export|withdraw",
     )
     p.add_argument("--person", help="issue, revoke: the person's Rahdari number")
     p.add_argument("--profile", choices=["compact", "card"], default="compact")
+    p.add_argument("--kid", help="keys withdraw: the key id (hex) of a compromised key")
     p.add_argument("--reason", default="requested on the command line")
     p.add_argument("--keys", help="verify offline: a saved /.well-known/rahdari-keys.json")
     p.add_argument(

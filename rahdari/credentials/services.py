@@ -136,6 +136,38 @@ def issuer_keys_rotate(*, actor: Any, reason: str = "scheduled rotation") -> Iss
     return new
 
 
+def issuer_key_withdraw(*, kid: str, actor: Any, reason: str) -> Job:
+    """A compromised key: unpublished at once (every QR it signed stops verifying with
+    ``unknown_key``), a new key signs, and a job reissues the affected credentials."""
+    from rahdari.core.jobs import job_create
+
+    if not reason.strip():
+        raise ApplicationError(
+            _("Give a reason."), code="reason_required", fields={"reason": [_("Give a reason.")]}
+        )
+    with transaction.atomic():
+        key = IssuerKey.objects.select_for_update().filter(kid=kid).first()
+        if key is None:
+            raise NotFound(_("No such key."), code="key_not_found")
+        if key.status == IssuerKey.Status.WITHDRAWN:
+            raise Conflict(_("This key was already withdrawn."), code="already_withdrawn")
+        was_signing = key.status == IssuerKey.Status.ACTIVE
+        key.status = IssuerKey.Status.WITHDRAWN
+        key.signing_until = key.signing_until or timezone.now()
+        key.save(update_fields=["status", "signing_until", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="credentials.key_withdrawn",
+            subject=("credentials.issuerkey", key.kid),
+            changes={"kid": key.kid, "reason": reason[:200]},
+        )
+        if was_signing:
+            fresh = _new_key(timezone.now())
+            for status_list in StatusList.objects.select_for_update():
+                _publish(status_list, key=fresh)
+        return job_create(kind="credentials.reissue_key", params={"kid": key.kid}, actor=actor)
+
+
 def keyset_document() -> dict[str, Any]:
     """The published key set (``/.well-known/rahdari-keys.json``): every key still trusted."""
     now = timezone.now()
@@ -599,6 +631,28 @@ def _issue_district_job(ctx: JobContext) -> dict[str, Any]:
             after = str(chunk[-1].pk)
             ctx.advance(len(chunk), {"after": after, "issued": issued})
     return {"issued": issued}
+
+
+@job_kind("credentials.reissue_key")
+def _reissue_key_job(ctx: JobContext) -> dict[str, Any]:
+    """Reissue every current credential signed by a withdrawn key, one person at a time."""
+    affected = Credential.objects.filter(key__kid=ctx.job.params["kid"], status__in=CURRENT)
+    if not ctx.job.total:
+        ctx.set_total(affected.count())
+    reissued = int(ctx.job.checkpoint.get("reissued", 0))
+    while True:
+        chunk = list(affected.select_related("person").order_by("pk")[:CHUNK])
+        if not chunk:
+            break
+        for old in chunk:
+            with transaction.atomic():
+                if old.person.status == PersonStatus.ACTIVE:
+                    credential_issue(person=old.person, actor=None, reason="signing key withdrawn")
+                    reissued += 1
+                else:
+                    credential_revoke(credential=old, reason="signing key withdrawn", actor=None)
+                ctx.advance(1, {"reissued": reissued})
+    return {"reissued": reissued}
 
 
 def credentials_issue_district(*, district: District, actor: User) -> Job:

@@ -84,3 +84,22 @@ def test_keys_rotate_and_list(active_person: Callable[..., Person], capsys: Any)
 def test_unknown_person_is_a_clear_error(capsys: Any) -> None:
     assert cli.main(["credential", "issue", "--person", "123412341234"]) == 1
     assert "person" in capsys.readouterr().err.lower()
+
+
+def test_withdrawing_a_compromised_key_reissues_what_it_signed(
+    active_person: Callable[..., Person], capsys: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from rahdari.credentials import services
+
+    persons = [active_person(photo=False) for _ in range(2)]
+    old = {p.pk: Credential.objects.get(person=p) for p in persons}
+    kid = old[persons[0].pk].key.kid
+    code, out = _run(capsys, "keys", "withdraw", "--kid", kid, "--reason", "seed leaked")
+    assert code == 0 and json.loads(out.splitlines()[-1]) == {"reissued": 2}
+    assert kid not in {k["kid"] for k in services.keyset_document()["keys"]}
+    for person in persons:
+        assert services.server_verifier().verify(old[person.pk].qr_compact).reason == "unknown_key"
+        current = services.current_credential(person)
+        assert current is not None and current.key.kid != kid
+        assert services.server_verifier().verify(current.qr_compact).valid
+    assert cli.main(["credential", "keys", "withdraw", "--kid", kid, "--reason", "again"]) == 1
