@@ -4,6 +4,9 @@
 // upload still work.
 (function () {
   "use strict";
+  // After a check, move focus to the verdict so a screen reader reads it out first.
+  const verdict = document.querySelector("[data-verdict]");
+  if (verdict) verdict.focus();
   const box = document.querySelector("[data-scanner]");
   const field = document.querySelector("textarea[name=qr]");
   if (!box || !field || !window.jsQR || !navigator.mediaDevices) return;
