@@ -27,7 +27,7 @@ def _card(credential: Credential) -> dict[str, Any]:
         "number": format_rahdari_number(person.rahdari_number or ""),
         "photo": f"data:image/jpeg;base64,{person.photo}" if person.photo else "",
         "qr": "data:image/png;base64,"
-        + base64.b64encode(qr.qr_png(credential.qr_card, ec_level=qr.EC_CARD, scale=4)).decode(),
+        + base64.b64encode(qr.qr_png(credential.qr_card, ec_level=qr.EC_CARD, scale=1)).decode(),
     }
 
 

@@ -22,6 +22,7 @@ import time
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import cbor2
@@ -188,13 +189,17 @@ class SigningKey:
     kid: bytes
     seed: bytes
 
+    @cached_property
+    def _keypair(self) -> tuple[bytes, bytes]:
+        return sodium.crypto_sign_seed_keypair(self.seed)
+
     @property
     def public_key(self) -> bytes:
-        return sodium.crypto_sign_seed_keypair(self.seed)[0]
+        return self._keypair[0]
 
     @property
     def secret_key(self) -> bytes:
-        return sodium.crypto_sign_seed_keypair(self.seed)[1]
+        return self._keypair[1]
 
 
 def new_seed() -> bytes:
@@ -280,11 +285,11 @@ def encode(claims: Mapping[int, Any], key: SigningKey, *, secret_key: bytes | No
 _PREFIX = re.compile(r"^\s*([A-Z][A-Z0-9]{1,3}:|[a-z][a-z0-9+.\-]{0,15}:)")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Sign1:
     protected: bytes
-    header: dict[int, Any]
-    unprotected: dict[Any, Any]
+    header: Mapping[Any, Any]
+    unprotected: Mapping[Any, Any]
     payload: bytes
     signature: bytes
 
@@ -320,6 +325,25 @@ def _loads(data: bytes, what: str) -> Any:
         raise FormatError(MALFORMED, f"{what} is not CBOR: {type(exc).__name__}") from None
 
 
+# CBOR maps decode to dict, or to cbor2's frozendict where a map must be hashable;
+# checking the two concrete types is several times cheaper than the Mapping ABC.
+_MAPS = (dict, cbor2.frozendict)
+# Every credential signed by one key has the same protected header: parse it once.
+_HEADERS: dict[bytes, Mapping[Any, Any]] = {}
+
+
+def _protected_header(protected: bytes) -> Mapping[Any, Any]:
+    header = _HEADERS.get(protected)
+    if header is None:
+        header = _loads(protected, "the protected header") if protected else {}
+        if not isinstance(header, _MAPS):
+            raise FormatError(MALFORMED, "the protected header is not a map")
+        if len(_HEADERS) > 256:  # hostile input must not grow the cache without end
+            _HEADERS.clear()
+        _HEADERS[protected] = header
+    return header
+
+
 def parse_sign1(data: bytes) -> Sign1:
     obj = _loads(data, "the credential")
     if isinstance(obj, cbor2.CBORTag):
@@ -330,16 +354,13 @@ def parse_sign1(data: bytes) -> Sign1:
         raise FormatError(MALFORMED, "not a COSE_Sign1 array of four")
     protected, unprotected, payload, signature = obj
     if not (
-        isinstance(protected, bytes)
-        and isinstance(unprotected, Mapping)
-        and isinstance(payload, bytes)
-        and isinstance(signature, bytes)
+        type(protected) is bytes
+        and isinstance(unprotected, _MAPS)
+        and type(payload) is bytes
+        and type(signature) is bytes
     ):
         raise FormatError(MALFORMED, "COSE_Sign1 members have the wrong types")
-    header = _loads(protected, "the protected header") if protected else {}
-    if not isinstance(header, Mapping):
-        raise FormatError(MALFORMED, "the protected header is not a map")
-    return Sign1(protected, dict(header), dict(unprotected), payload, signature)
+    return Sign1(protected, _protected_header(protected), unprotected, payload, signature)
 
 
 def unwrap(text: str) -> Sign1:
@@ -586,19 +607,20 @@ def readable_claims(payload: Mapping[Any, Any]) -> dict[str, Any]:
     return out
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _is_time(value: Any) -> bool:
+    """Absent, or a NumericDate: an integer or a float (not a bool, not a tagged date)."""
+    return value is None or (type(value) is int or type(value) is float)
 
 
 def _status_reference(payload: Mapping[Any, Any]) -> tuple[str, int] | None:
     status = payload.get(STATUS)
-    if not isinstance(status, Mapping):
+    if not isinstance(status, _MAPS):
         return None
     ref = status.get("status_list")
-    if not isinstance(ref, Mapping):
+    if not isinstance(ref, _MAPS):
         return None
     uri, idx = ref.get("uri"), ref.get("idx")
-    if isinstance(uri, str) and isinstance(idx, int) and not isinstance(idx, bool):
+    if type(uri) is str and type(idx) is int:
         return uri, idx
     return None
 
@@ -640,18 +662,20 @@ class Verifier:
         if sign1_.alg != ALG_EDDSA:
             raise FormatError(UNSUPPORTED_ALGORITHM, f"algorithm {sign1_.alg!r} is not EdDSA")
         payload = _loads(sign1_.payload, "the payload")
-        if not isinstance(payload, Mapping) or not isinstance(payload.get(CLAIM_169), Mapping):
+        if not isinstance(payload, _MAPS) or not isinstance(
+            identity := payload.get(CLAIM_169), _MAPS
+        ):
             raise FormatError(MALFORMED, "the payload has no claim 169")
         key = self._key_for(sign1_, payload)
         result = Verification(True, VALID, payload=payload, kid=key.kid.hex())
-        version = payload[CLAIM_169].get(VERSION)
+        version = identity.get(VERSION)
         if version is not None and str(version) not in self.accepted_versions:
             return self._fail(result, UNSUPPORTED_VERSION, f"profile version {version!r}")
-        times = {label: payload.get(label) for label in (IAT, NBF, EXP)}
-        if any(t is not None and not _is_number(t) for t in times.values()):
+        issued_at, not_before, expires_at = payload.get(IAT), payload.get(NBF), payload.get(EXP)
+        if not (_is_time(issued_at) and _is_time(not_before) and _is_time(expires_at)):
             return self._fail(result, MALFORMED, "iat, nbf and exp must be numbers (RFC 8392)")
-        issued_at, expires_at = times[IAT], times[EXP]
-        not_before = times[NBF] if times[NBF] is not None else issued_at
+        if not_before is None:
+            not_before = issued_at
         if not_before is not None and now + self.clock_skew < not_before:
             return self._fail(result, NOT_YET_VALID, "valid from a later time")
         if expires_at is not None and now - self.clock_skew > expires_at:

@@ -43,11 +43,19 @@ def qr_version(text: str, ec_level: str = EC_COMPACT) -> int:
 
 
 def qr_png(text: str, *, ec_level: str = EC_COMPACT, scale: int = 6) -> bytes:
-    """A black-on-white PNG with the four-module quiet zone, 1 bit per pixel."""
-    pixels = np.asarray(_symbol(text, ec_level).to_image(scale=scale))
-    image = Image.fromarray(pixels).convert("1")
+    """A black-on-white PNG with the four-module quiet zone, 1 bit per pixel.
+
+    ``scale=1`` (one pixel per module) is the print image: the card PDF scales it
+    without interpolation, so it stays sharp at any printer resolution and costs
+    least to make. Screens get larger scales.
+    """
+    modules = np.asarray(_symbol(text, ec_level).to_image(scale=1))
+    # The pixels are already pure black and white: dithering would only cost time.
+    image = Image.fromarray(modules).convert("1", dither=Image.Dither.NONE)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)
+    image.save(out, format="PNG")
     return out.getvalue()
 
 
