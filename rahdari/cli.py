@@ -287,7 +287,7 @@ def cmd_credential_verify(args: argparse.Namespace) -> int:
     _setup()
     from rahdari.credentials.services import credential_verify
 
-    return _print_verification(credential_verify(text=texts[0], channel="cli"))
+    return _print_verification(credential_verify(text=texts[0]))
 
 
 def cmd_credential(args: argparse.Namespace) -> int:

@@ -118,9 +118,7 @@ def _limit(request: HttpRequest) -> None:
 )
 def verify(request: HttpRequest, payload: VerifyIn) -> dict[str, Any]:
     _limit(request)
-    return _verification(
-        services.credential_verify(text=payload.qr, actor=request.user, channel="api")
-    )
+    return _verification(services.credential_verify(text=payload.qr, actor=request.user))
 
 
 @router.post(
@@ -136,7 +134,7 @@ def verify(request: HttpRequest, payload: VerifyIn) -> dict[str, Any]:
 def verify_image(request: HttpRequest, image: File[UploadedFile]) -> dict[str, Any]:
     _limit(request)
     text = selectors.qr_text_from_upload(image)
-    return _verification(services.credential_verify(text=text, actor=request.user, channel="api"))
+    return _verification(services.credential_verify(text=text, actor=request.user))
 
 
 @router.get(

@@ -379,10 +379,20 @@ def unwrap(text: str) -> Sign1:
 
 
 def verify_signature(sign1_: Sign1, public_key: bytes) -> bool:
-    try:
-        sodium.crypto_sign_open(
-            sign1_.signature + _sig_structure(sign1_.protected, sign1_.payload), public_key
+    # libsodium's crypto_sign_open takes signature || message: build both in one join.
+    signed = b"".join(
+        (
+            sign1_.signature,
+            _SIG1_CONTEXT,
+            _bstr_head(len(sign1_.protected)),
+            sign1_.protected,
+            b"\x40",
+            _bstr_head(len(sign1_.payload)),
+            sign1_.payload,
         )
+    )
+    try:
+        sodium.crypto_sign_open(signed, public_key)
     except (BadSignatureError, CryptoError, ValueError, TypeError):
         return False
     return True
@@ -715,12 +725,13 @@ class Verifier:
                 raise FormatError(UNKNOWN_KEY, f"no trusted key with id {kid.hex()}")
             if key.issuer != payload.get(ISS):
                 raise FormatError(UNKNOWN_KEY, "the key does not belong to this issuer")
-            candidates = [key]
-        else:
-            # Claim 169 QR codes of other issuers may carry no key id: try the issuer's keys.
-            candidates = self.keyset.of_issuer(payload.get(ISS))
-            if not candidates:
-                raise FormatError(UNKNOWN_KEY, "no trusted key of this issuer")
+            if verify_signature(sign1_, key.key):
+                return key
+            raise FormatError(BAD_SIGNATURE, "the signature does not verify")
+        # Claim 169 QR codes of other issuers may carry no key id: try the issuer's keys.
+        candidates = self.keyset.of_issuer(payload.get(ISS))
+        if not candidates:
+            raise FormatError(UNKNOWN_KEY, "no trusted key of this issuer")
         for key in candidates:
             if verify_signature(sign1_, key.key):
                 return key

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from rahdari.accounts.models import User
 from rahdari.core.audit import audit_record, audit_record_read
@@ -733,7 +733,7 @@ def card_batch_downloaded(*, batch: CardBatch, actor: User) -> None:
             audit_record_read(
                 actor=actor,
                 subject=person,
-                purpose="ID card printing",
+                purpose=gettext_noop("ID card printing"),
                 fields=["full_name", "date_of_birth", "photo", "district"],
             )
 
@@ -782,7 +782,7 @@ def server_verifier() -> cwt.Verifier:
     return _verifier_cache.get()
 
 
-def credential_verify(*, text: str, actor: Any = None, channel: str = "web") -> cwt.Verification:
+def credential_verify(*, text: str, actor: Any = None) -> cwt.Verification:
     """Verify a QR text with the issuer's keys and the current status lists.
 
     When a logged-in staff member or partner verifies a valid credential, the read
@@ -796,7 +796,7 @@ def credential_verify(*, text: str, actor: Any = None, channel: str = "web") -> 
             audit_record_read(
                 actor=actor,
                 subject=person,
-                purpose=f"QR credential checked at a service counter ({channel})",
+                purpose=gettext_noop("QR credential checked at a service counter"),
                 fields=["full_name", "date_of_birth", "photo"],
             )
     return result

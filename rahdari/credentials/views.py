@@ -62,7 +62,7 @@ def verify(request: HttpRequest) -> HttpResponse:
             text = (form.cleaned_data.get("qr") or "").strip()
             if not text:
                 text = selectors.qr_text_from_upload(form.cleaned_data["image"])
-            result = services.credential_verify(text=text, actor=request.user, channel="web")
+            result = services.credential_verify(text=text, actor=request.user)
             context.update(_result_context(result))
         except ApplicationError as error:
             form.add_error("image" if error.code != "rate_limited" else None, str(error.message))
