@@ -348,6 +348,24 @@ def _sign(
     return compact, encode(card_identity)
 
 
+def _new_credential(
+    person: Person, key: IssuerKey, slot: tuple[StatusList, int], now: datetime, actor: Any
+) -> Credential:
+    """An unsaved credential row with both QR texts signed."""
+    compact, card = _sign(person, key, slot, now)
+    return Credential(
+        person=person,
+        key=key,
+        status_list=slot[0],
+        status_index=slot[1],
+        issued_at=now,
+        expires_at=now + _validity(),
+        qr_compact=compact,
+        qr_card=card,
+        issued_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
 def _check_issuable(person: Person) -> None:
     if person.status != PersonStatus.ACTIVE or not person.rahdari_number:
         raise Conflict(
@@ -380,18 +398,8 @@ def credential_issue(*, person: Person, actor: Any, reason: str = "") -> Credent
         replaced = _supersede(person, now, reason or "reissued")
         key = signing_key()
         slot = _allocate(1)[0]
-        compact, card = _sign(person, key, slot, now)
-        credential = Credential.objects.create(
-            person=person,
-            key=key,
-            status_list=slot[0],
-            status_index=slot[1],
-            issued_at=now,
-            expires_at=now + _validity(),
-            qr_compact=compact,
-            qr_card=card,
-            issued_by=actor if getattr(actor, "is_authenticated", False) else None,
-        )
+        credential = _new_credential(person, key, slot, now, actor)
+        credential.save(force_insert=True)
         audit_record(
             actor=actor,
             action="credentials.issued",
@@ -449,20 +457,7 @@ def credentials_issue_bulk(
         for person, slot in zip(todo, slots, strict=True):
             if not with_photos:
                 person.photo = ""
-            compact, card = _sign(person, key, slot, now)
-            rows.append(
-                Credential(
-                    person=person,
-                    key=key,
-                    status_list=slot[0],
-                    status_index=slot[1],
-                    issued_at=now,
-                    expires_at=now + _validity(),
-                    qr_compact=compact,
-                    qr_card=card,
-                    issued_by=actor if getattr(actor, "is_authenticated", False) else None,
-                )
-            )
+            rows.append(_new_credential(person, key, slot, now, actor))
         Credential.objects.bulk_create(rows, batch_size=500)
         audit_record(
             actor=actor,

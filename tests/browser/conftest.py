@@ -74,17 +74,8 @@ def browser() -> Iterator[Browser]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.fixture
-def page(browser: Browser, live_server: Any, transactional_db: None) -> Iterator[Page]:
-    """A fresh context (cookies, storage) per test, English browser, base URL of the server.
-
-    Fails the test on any console error (a CSP violation, a missing asset, a script
-    error) and on any 5xx response.
-    """
-    context = browser.new_context(locale="en-US", base_url=live_server.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    tab = context.new_page()
+def watch_problems(tab: Page) -> list[str]:
+    """Collect every console error, script error and 5xx response of a tab."""
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
@@ -98,6 +89,21 @@ def page(browser: Browser, live_server: Any, transactional_db: None) -> Iterator
     tab.on("console", on_console)
     tab.on("pageerror", lambda error: problems.append(f"script error on {tab.url}: {error}"))
     tab.on("response", on_response)
+    return problems
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: Any, transactional_db: None) -> Iterator[Page]:
+    """A fresh context (cookies, storage) per test, English browser, base URL of the server.
+
+    Fails the test on any console error (a CSP violation, a missing asset, a script
+    error) and on any 5xx response.
+    """
+    context = browser.new_context(locale="en-US", base_url=live_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    expect.set_options(timeout=TIMEOUT_MS)
+    tab = context.new_page()
+    problems = watch_problems(tab)
     yield tab
     context.close()
     assert not problems, "\n".join(problems)

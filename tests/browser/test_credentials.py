@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Response, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from pypdf import PdfReader
 
 from rahdari.accounts.forms import CnicForm, LoginCodeForm
@@ -36,6 +36,7 @@ from tests.browser.conftest import (
     expect_language,
     staff_log_in,
     tr,
+    watch_problems,
 )
 from tests.credentials import conftest as credential_fixtures
 from tests.identity import conftest as identity_fixtures
@@ -127,25 +128,6 @@ def _open_person(page: Page, language: str, person: Person) -> None:
     expect(heading).to_have_text(person.full_name)
 
 
-def _watch(tab: Page) -> list[str]:
-    """The `page` fixture's checks for a tab of a browser the test launches itself:
-    every console error, script error and 5xx response is collected."""
-    problems: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            problems.append(f"console error on {tab.url}: {message.text}")
-
-    def on_response(response: Response) -> None:
-        if response.status >= 500:
-            problems.append(f"HTTP {response.status} for {response.request.method} {response.url}")
-
-    tab.on("console", on_console)
-    tab.on("pageerror", lambda error: problems.append(f"script error on {tab.url}: {error}"))
-    tab.on("response", on_response)
-    return problems
-
-
 FRAME_SIZE = (640, 480)
 
 
@@ -205,7 +187,7 @@ def camera_page(browser: Browser, live_server: Any, tmp_path: Path) -> Iterator[
         context.set_default_timeout(TIMEOUT_MS)
         expect.set_options(timeout=TIMEOUT_MS)
         tab = context.new_page()
-        watched.append(_watch(tab))
+        watched.append(watch_problems(tab))
         return tab
 
     yield launch
