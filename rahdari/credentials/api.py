@@ -18,7 +18,6 @@ from rahdari.core.api import ErrorOut
 from rahdari.core.errors import ApplicationError, Forbidden
 from rahdari.core.http import is_verified
 from rahdari.core.models import District
-from rahdari.core.ratelimit import client_address, rate_limit
 from rahdari.credentials import cwt, selectors, services
 from rahdari.credentials.models import Credential
 
@@ -99,10 +98,6 @@ def _credential(credential: Credential) -> dict[str, Any]:
     }
 
 
-def _limit(request: HttpRequest) -> None:
-    rate_limit("verify", client_address(request), limit=settings.RAHDARI_VERIFY_RATE_PER_MINUTE)
-
-
 @router.post(
     "/verify",
     response={200: VerificationOut, **ERRORS},
@@ -117,7 +112,7 @@ def _limit(request: HttpRequest) -> None:
     ),
 )
 def verify(request: HttpRequest, payload: VerifyIn) -> dict[str, Any]:
-    _limit(request)
+    selectors.verify_rate_limit(request)
     return _verification(services.credential_verify(text=payload.qr, actor=request.user))
 
 
@@ -132,7 +127,7 @@ def verify(request: HttpRequest, payload: VerifyIn) -> dict[str, Any]:
     ),
 )
 def verify_image(request: HttpRequest, image: File[UploadedFile]) -> dict[str, Any]:
-    _limit(request)
+    selectors.verify_rate_limit(request)
     text = selectors.qr_text_from_upload(image)
     return _verification(services.credential_verify(text=text, actor=request.user))
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 
 from rahdari.accounts.models import User
 from rahdari.core.errors import ApplicationError, NotFound
+from rahdari.core.ratelimit import client_address, rate_limit
 from rahdari.credentials import cwt, qr
 from rahdari.credentials.models import Credential
 from rahdari.identity.models import Person
@@ -46,6 +47,16 @@ REASON_TEXTS = {
 
 def reason_text(reason: str) -> Any:
     return REASON_TEXTS.get(reason, REASON_TEXTS[cwt.MALFORMED])
+
+
+def verify_rate_limit(request: Any) -> None:
+    """Verifications per minute: per officer when logged in (a hospital's counters may
+    share one address), else per client address."""
+    user = getattr(request, "user", None)
+    who = (
+        f"user:{user.pk}" if user is not None and user.is_authenticated else client_address(request)
+    )
+    rate_limit("verify", who, limit=settings.RAHDARI_VERIFY_RATE_PER_MINUTE)
 
 
 def qr_text_from_upload(upload: Any) -> str:

@@ -18,7 +18,6 @@ from rahdari.accounts.models import User, request_user
 from rahdari.core.errors import ApplicationError
 from rahdari.core.http import is_verified
 from rahdari.core.models import District
-from rahdari.core.ratelimit import client_address, rate_limit
 from rahdari.credentials import cwt, qr, selectors, services
 from rahdari.credentials.forms import BulkForm, ReasonForm, VerifyForm
 from rahdari.credentials.models import CardBatch, StatusList
@@ -56,9 +55,7 @@ def verify(request: HttpRequest) -> HttpResponse:
     status = 200
     if posted and form.is_valid():
         try:
-            rate_limit(
-                "verify", client_address(request), limit=settings.RAHDARI_VERIFY_RATE_PER_MINUTE
-            )
+            selectors.verify_rate_limit(request)
             text = (form.cleaned_data.get("qr") or "").strip()
             if not text:
                 text = selectors.qr_text_from_upload(form.cleaned_data["image"])
@@ -103,9 +100,9 @@ def _own_credential(request: HttpRequest) -> Any:
         raise Http404 from error
 
 
-def _download(content: bytes | str, content_type: str, name: str, attach: bool) -> HttpResponse:
+def _download(content: bytes | str, content_type: str, name: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'{"attachment" if attach else "inline"}; filename="{name}"'
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["Cache-Control"] = "private, no-store"
     return response
 
@@ -114,14 +111,14 @@ def _download(content: bytes | str, content_type: str, name: str, attach: bool) 
 @require_GET
 def my_qr_png(request: HttpRequest) -> HttpResponse:
     credential = _own_credential(request)
-    return _download(qr.qr_png(credential.qr_compact, scale=8), "image/png", "rahdari-qr.png", True)
+    return _download(qr.qr_png(credential.qr_compact, scale=8), "image/png", "rahdari-qr.png")
 
 
 @login_required
 @require_GET
 def my_qr_svg(request: HttpRequest) -> HttpResponse:
     credential = _own_credential(request)
-    return _download(qr.qr_svg(credential.qr_compact), "image/svg+xml", "rahdari-qr.svg", True)
+    return _download(qr.qr_svg(credential.qr_compact), "image/svg+xml", "rahdari-qr.svg")
 
 
 @login_required
@@ -134,7 +131,7 @@ def my_card_pdf(request: HttpRequest) -> HttpResponse:
     pdf = cards.render_cards(
         [credential], language=language if language in ("ur", "ps", "en") else "ur"
     )
-    return _download(pdf, "application/pdf", "rahdari-id-card.pdf", True)
+    return _download(pdf, "application/pdf", "rahdari-id-card.pdf")
 
 
 def _officer(request: HttpRequest) -> User:

@@ -256,3 +256,14 @@ def test_public_keys_and_status_lists(client: Client, holder: Any) -> None:
     verifier = cwt.Verifier(keyset, [status_list])
     assert verifier.verify(holder.credential.qr_compact).valid
     assert client.get("/status/99").status_code == 404
+
+
+def test_counter_officers_behind_one_address_each_have_their_own_limit(
+    staff_client: Any, settings: Any
+) -> None:
+    settings.RAHDARI_VERIFY_RATE_PER_MINUTE = 1
+    first = staff_client(Role.SERVICE_OPERATOR, ["Peshawar"])
+    second = staff_client(Role.SERVICE_OPERATOR, ["Peshawar"])
+    assert first.post("/credentials/verify/", {"qr": "A"}).status_code == 200
+    assert second.post("/credentials/verify/", {"qr": "A"}).status_code == 200
+    assert first.post("/credentials/verify/", {"qr": "A"}).status_code == 429
