@@ -17,6 +17,7 @@ from rahdari.accounts.api import router as accounts_router
 from rahdari.core.api import router as core_router
 from rahdari.core.errors import ApplicationError, error_body
 from rahdari.credentials.api import router as credentials_router
+from rahdari.gateway.api import router as gateway_router
 from rahdari.identity.api import router as identity_router
 
 api = NinjaAPI(
@@ -93,3 +94,4 @@ api.add_router("/", core_router)
 api.add_router("/accounts", accounts_router)
 api.add_router("/identity", identity_router)
 api.add_router("/credentials", credentials_router)
+api.add_router("/gateway", gateway_router)

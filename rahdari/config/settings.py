@@ -87,6 +87,8 @@ INSTALLED_APPS = [
     "rahdari.accounts",
     "rahdari.identity",
     "rahdari.credentials",
+    "oauth2_provider",
+    "rahdari.gateway",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +268,28 @@ RAHDARI_PHOTO_MAX_BYTES = 5 * 1024 * 1024
 # (production with several workers: e.g. RAHDARI_CACHE_URL=dbcache://rahdari_cache
 # after `rahdari manage createcachetable`, or a Redis/Memcached URL).
 CACHES = {"default": env.cache_url("RAHDARI_CACHE_URL", default="locmemcache://rahdari")}
+
+# Partner departments authenticate with OAuth 2 client credentials (django-oauth-toolkit);
+# secrets are stored hashed. docs/gateway.md.
+OAUTH2_PROVIDER = {
+    "SCOPES": {"gateway": "Ask for a citizen's attributes, with the citizen's consent"},
+    "DEFAULT_SCOPES": ["gateway"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "PKCE_REQUIRED": True,
+    # OAuth 2.0 Security BCP (RFC 9700): tokens hashed at rest, no implicit or password
+    # grants, S256 PKCE only, tokens only in the Authorization header.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+}
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 — a model name
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 
 # QR credentials (docs/credential.md). The public URL is the credential issuer (CWT iss)
 # and the base of the status-list URIs printed into every QR, so it must be the

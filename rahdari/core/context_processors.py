@@ -25,6 +25,7 @@ def _nav(request: HttpRequest) -> list[NavItem]:
     user = request.user
     items = [NavItem(_("Home"), reverse("core:home"), "home")]
     items.append(NavItem(_("Check a QR ID"), reverse("credentials:verify"), "check"))
+    items.append(NavItem(_("Services"), reverse("gateway:catalog"), "hospital"))
     if settings.DEBUG:
         items.append(NavItem(_("Outbox (demo)"), reverse("core:outbox"), "message"))
     if not user.is_authenticated:
@@ -33,6 +34,7 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("My account"), reverse("accounts:me"), "person"))
         items.append(NavItem(_("My ID record"), reverse("identity:my_record"), "person"))
         items.append(NavItem(_("My QR ID"), reverse("credentials:my_qr"), "qr"))
+        items.append(NavItem(_("My data sharing"), reverse("gateway:my_sharing"), "shield"))
         return items
     items.append(NavItem(_("Workspace"), reverse("accounts:workspace"), "desk"))
     if user.has_perm("accounts.enrol_persons") or user.has_perm("accounts.view_citizen_account"):

@@ -109,6 +109,12 @@ def _material(key: IssuerKey) -> cwt.SigningKey:
         return cached
 
 
+def issuer_signing_material() -> cwt.SigningKey:
+    """The active issuer key for other signed objects (the gateway's release responses),
+    verifiable with the same published key set."""
+    return _material(signing_key())
+
+
 def issuer_keys_rotate(*, actor: Any, reason: str = "scheduled rotation") -> IssuerKey:
     """A new signing key; the old one stops signing but stays published for verification.
 

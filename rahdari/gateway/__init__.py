@@ -1,0 +1,1 @@
+"""Service gateway: the QR opens public services with the citizen's consent."""
