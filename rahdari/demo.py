@@ -40,6 +40,8 @@ STAFF = [
     ("approver.finance", "Ijaz Ahmad Durrani", ["payment_approver"], ["Peshawar"]),
     ("grievance.mardan", "Bushra Bibi Mohmand", ["grievance_officer"], ["Mardan", "Swabi"]),
     ("counter.hospital", "Dr. Kamran Bangash", ["service_operator"], ["Peshawar"]),
+    ("counter.school", "Shaheen Akhtar", ["service_operator"], ["Swat"]),
+    ("counter.excise", "Waqar Ahmad Khalil", ["service_operator"], ["Peshawar"]),
     ("auditor", "Saima Qureshi", ["auditor"], []),
 ]
 
@@ -329,6 +331,115 @@ def _ensure_credentials() -> None:
         job_run(job_id=str(job.pk))
 
 
+DEMO_PARTNERS = [
+    (
+        "Lady Reading Hospital, Peshawar",
+        "لیڈی ریڈنگ ہسپتال، پشاور",
+        "Health Department",
+        "sehat-card",
+        "counter.hospital",
+    ),
+    (
+        "Government Girls High School No. 1, Mingora",
+        "گورنمنٹ گرلز ہائی اسکول نمبر 1، مینگورہ",
+        "Elementary and Secondary Education Department",
+        "school-enrolment",
+        "counter.school",
+    ),
+    (
+        "Excise and Taxation Office, Peshawar",
+        "ایکسائز اینڈ ٹیکسیشن آفس، پشاور",
+        "Excise, Taxation and Narcotics Control Department",
+        "excise-tax",
+        "counter.excise",
+    ),
+]
+
+
+def _ensure_gateway() -> None:
+    """Three partner departments with their counter operators (client secrets saved in
+    var/demo-partners.json for trying the API), and a citizen who shared her details
+    with the hospital, gave it a standing consent, and has a school's request waiting."""
+    import json
+    import re
+
+    from rahdari.accounts.models import User
+    from rahdari.core.keyring import blind_index
+    from rahdari.core.models import OutboundMessage
+    from rahdari.gateway import services as gateway
+    from rahdari.gateway.models import ConsentRequest, Partner, Service
+    from rahdari.identity.models import Person
+
+    if Partner.objects.exists():
+        return
+    saved = {}
+    partners = {}
+    for name, name_ur, department, slug, operator in DEMO_PARTNERS:
+        service = Service.objects.get(slug=slug)
+        partner, client_id, secret = gateway.partner_register(
+            name=name,
+            name_ur=name_ur,
+            department=department,
+            contact_email=f"{slug}@example.gov.pk",
+            services=[service],
+            allowed_scopes=service.scopes,
+            operators=User.objects.filter(username=operator),
+            actor=None,
+        )
+        partners[slug] = partner
+        saved[slug] = {"partner": name, "client_id": client_id, "client_secret": secret}
+    local_secrets.write_private(
+        settings.VAR_DIR / "demo-partners.json", json.dumps(saved, indent=2) + "\n"
+    )
+    person = (
+        Person.objects.filter(status="active", account__isnull=False, mobile__gt="")
+        .exclude(credentials=None)
+        .order_by("created_at")
+        .first()
+    )
+    if person is None:
+        return
+    hospital = partners["sehat-card"]
+    request, _token = gateway.consent_request_create(
+        partner=hospital,
+        service_slug="sehat-card",
+        scopes=["identity.name", "identity.birth", "identity.guardian"],
+        purpose="Admission to the medical ward under the Sehat Card",
+        nonce="demo-1",
+        rahdari_number=person.rahdari_number,
+        standing_months=6,
+        operator=User.objects.get(username="counter.hospital"),
+    )
+    message = (
+        OutboundMessage.objects.filter(recipient_index=blind_index("phone", person.mobile))
+        .filter(template__startswith="gateway.consent_code")
+        .order_by("-created_at")
+        .first()
+    )
+    code = re.search(r"\b(\d{6})\b", message.text if message else "")
+    if code:
+        gateway.consent_code_submit(request=request, code=code.group(1), partner=hospital)
+        gateway.consent_request_create(  # the follow-up visit: released on the standing consent
+            partner=hospital,
+            service_slug="sehat-card",
+            scopes=["identity.name", "identity.birth"],
+            purpose="Follow-up visit, outpatient clinic",
+            nonce="demo-2",
+            rahdari_number=person.rahdari_number,
+            operator=User.objects.get(username="counter.hospital"),
+        )
+    if not ConsentRequest.objects.filter(partner=partners["school-enrolment"]).exists():
+        gateway.consent_request_create(
+            partner=partners["school-enrolment"],
+            service_slug="school-enrolment",
+            scopes=["identity.name", "identity.guardian", "identity.address"],
+            purpose="Enrolling her daughter in class 1",
+            nonce="demo-3",
+            rahdari_number=person.rahdari_number,
+            operator=User.objects.get(username="counter.school"),
+        )
+
+
 def _demo_activity() -> None:
     """A staff look at the first citizen's account, so 'who looked at my data' shows a row."""
     from rahdari.accounts.models import User
@@ -357,6 +468,7 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
         _demo_activity()
     _ensure_identity(seed)
     _ensure_credentials()
+    _ensure_gateway()
     return logins
 
 
@@ -388,4 +500,9 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
         f"(sample QR images in {settings.VAR_DIR / 'demo-qr'}); keys at "
         "/.well-known/rahdari-keys.json; enrol.swat issues, revokes and prints cards at "
         "/credentials/bulk/."
+    )
+    console.print(
+        "Services: /gateway/services/. Partner client ids and secrets for the API (token at "
+        f"/o/token/) are in {settings.VAR_DIR / 'demo-partners.json'}; the first citizen has "
+        "shared data with the hospital and has a school's request waiting under My data sharing."
     )

@@ -45,6 +45,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "core.view_audit_log",
             "core.view_outbox",
             "core.manage_keys",
+            "gateway.manage_partners",
         }
     ),
 }

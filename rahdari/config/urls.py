@@ -67,6 +67,7 @@ urlpatterns = [
     path("accounts/", include("rahdari.accounts.urls")),
     path("identity/", include("rahdari.identity.urls")),
     path("credentials/", include("rahdari.credentials.urls")),
+    path("gateway/partners/", include("rahdari.gateway.partner_urls")),
     path("gateway/", include("rahdari.gateway.urls")),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path(".well-known/rahdari-keys.json", credential_views.keyset, name="rahdari_keys"),

@@ -47,6 +47,8 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("Audit log"), reverse("core:audit_log"), "shield"))
     if user.has_perm("accounts.manage_staff"):
         items.append(NavItem(_("Staff accounts"), reverse("accounts:staff_list"), "people"))
+    if user.has_perm("gateway.manage_partners"):
+        items.append(NavItem(_("Partner departments"), reverse("partners:list"), "people"))
     if user.has_perm("core.manage_keys"):
         items.append(NavItem(_("Keys and jobs"), reverse("core:operations"), "key"))
     return items

@@ -22,6 +22,12 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text)
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (mode 0600), replacing an older one."""
+    path.unlink(missing_ok=True)
+    _write_private(path, text)
+
+
 def local_secret(var_dir: Path, name: str, length: int) -> str:
     """Read var/<name>, creating it with a random value the first time."""
     path = var_dir / name

@@ -85,6 +85,7 @@ class Partner(PublicModel):
 
     class Meta:
         ordering = ["name"]
+        permissions = [("manage_partners", "Can register partner departments and their keys")]
 
     def __str__(self) -> str:
         return self.name

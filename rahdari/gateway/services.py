@@ -63,9 +63,11 @@ def partner_register(
     contact_email: str,
     services: Iterable[Service],
     allowed_scopes: list[str],
-    actor: User,
+    actor: User | None,
     rate_per_minute: int = 600,
     name_ur: str = "",
+    contact_phone: str = "",
+    operators: Iterable[User] = (),
 ) -> tuple[Partner, str, str]:
     """Register a partner department with its OAuth client (client credentials).
 
@@ -87,11 +89,13 @@ def partner_register(
             name_ur=name_ur,
             department=department,
             contact_email=contact_email,
+            contact_phone=contact_phone,
             application=application,
             allowed_scopes=allowed_scopes,
             rate_per_minute=rate_per_minute,
         )
         partner.services.set(list(services))
+        partner.operators.set(list(operators))
         audit_record(
             actor=actor,
             action="gateway.partner_registered",
@@ -101,7 +105,7 @@ def partner_register(
     return partner, application.client_id, secret
 
 
-def partner_rotate_secret(*, partner: Partner, actor: User) -> str:
+def partner_rotate_secret(*, partner: Partner, actor: User | None) -> str:
     """A new client secret; the old one stops working at once, tokens issued with it are
     revoked. Audited."""
     if partner.application is None:

@@ -240,7 +240,7 @@ def test_tokens_secrets_and_partners_are_checked(
     request_id = _ask(partner, person).json()["id"]
     assert other.get(f"/requests/{request_id}").status_code == 404
     assert token_for(Client(), partner.client_id, "wrong").status_code == 401
-    new_secret = services.partner_rotate_secret(partner=partner.partner, actor=None)  # type: ignore[arg-type]
+    new_secret = services.partner_rotate_secret(partner=partner.partner, actor=None)
     assert partner.get(f"/requests/{request_id}").status_code == 401  # old token revoked
     assert token_for(Client(), partner.client_id, partner.secret).status_code == 401
     assert token_for(Client(), partner.client_id, new_secret).status_code == 200
