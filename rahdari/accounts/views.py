@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
@@ -35,6 +36,7 @@ from rahdari.core.keyring import blind_index
 from rahdari.core.selectors import jobs_for, reads_of_person
 
 PENDING = "rahdari_pending_staff"
+CITIZEN_NEXT = "rahdari_citizen_next"
 CITIZEN_STEP = "rahdari_citizen_login"
 
 
@@ -140,7 +142,13 @@ def staff_login_totp(request: HttpRequest) -> HttpResponse:
 
 
 def citizen_login(request: HttpRequest) -> HttpResponse:
-    """Citizens: CNIC → a code by SMS to their registered number → logged in."""
+    """Citizens: CNIC → a code by SMS to their registered number → logged in, then back to
+    the page that asked for the login (e.g. "Log in with Rahdari" at a partner's site)."""
+    wanted = request.GET.get("next", "")
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        request.session[CITIZEN_NEXT] = wanted
     step = request.session.get(CITIZEN_STEP)
     if request.method == "POST" and request.POST.get("step") == "restart":
         request.session.pop(CITIZEN_STEP, None)
@@ -156,8 +164,9 @@ def citizen_login(request: HttpRequest) -> HttpResponse:
                 _apply_errors(form, error, "code")
             else:
                 request.session.pop(CITIZEN_STEP, None)
+                following = request.session.pop(CITIZEN_NEXT, None)
                 _login(request, user)
-                return redirect("accounts:me")
+                return redirect(following or "accounts:me")
         return render(
             request, "accounts/citizen_code.html", {"form": form, "masked": step.get("masked")}
         )

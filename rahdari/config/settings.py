@@ -18,6 +18,8 @@ from pathlib import Path
 import django.conf.locale
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import lazy
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from rahdari.core import secrets as local_secrets
@@ -44,6 +46,7 @@ if PRODUCTION:
             "RAHDARI_DATABASE_URL",
             "RAHDARI_ALLOWED_HOSTS",
             "RAHDARI_PUBLIC_URL",
+            "RAHDARI_OIDC_RSA_PRIVATE_KEY",
         )
         if not os.environ.get(name)
     ]
@@ -272,7 +275,18 @@ CACHES = {"default": env.cache_url("RAHDARI_CACHE_URL", default="locmemcache://r
 # Partner departments authenticate with OAuth 2 client credentials (django-oauth-toolkit);
 # secrets are stored hashed. docs/gateway.md.
 OAUTH2_PROVIDER = {
-    "SCOPES": {"gateway": "Ask for a citizen's attributes, with the citizen's consent"},
+    "SCOPES": {
+        "gateway": "Ask for a citizen's attributes, with the citizen's consent",
+        # "Log in with Rahdari" (OpenID Connect): who the citizen is, and the attributes
+        # of gateway.rules.SCOPES the citizen agrees to share.
+        "openid": "Log in with Rahdari: a sign-in number for this partner only",
+        "identity.name": "Rahdari number and name (also in Urdu)",
+        "identity.birth": "Date of birth and sex",
+        "identity.guardian": "Father's or husband's name (also in Urdu)",
+        "identity.address": "District, tehsil, union council and village",
+        "identity.mobile": "Mobile number",
+        "identity.photo": "Photo",
+    },
     "DEFAULT_SCOPES": ["gateway"],
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
     "PKCE_REQUIRED": True,
@@ -284,6 +298,28 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
     "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # "Log in with Rahdari": OpenID Connect for citizens, authorization code + PKCE S256
+    # only, pairwise subjects, ID tokens signed RS256 (rahdari/gateway/oidc.py).
+    # Production takes the signing key (PEM) from RAHDARI_OIDC_RSA_PRIVATE_KEY and refuses
+    # to start without it; demo and test generate one into var/ (0600) on first use
+    # (a lazy string: the helper lives beside DOT's classes, which load after settings).
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": (
+        env.str("RAHDARI_OIDC_RSA_PRIVATE_KEY", multiline=True)
+        if PRODUCTION
+        else lazy(lambda: import_string("rahdari.gateway.oidc.rsa_private_key")(), str)()
+    ),
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_SUBJECT_TYPES_SUPPORTED": ["pairwise"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    ],
+    "ID_TOKEN_EXPIRE_SECONDS": 600,
+    "OAUTH2_VALIDATOR_CLASS": "rahdari.gateway.oidc.RahdariOIDCValidator",
+    "OAUTH2_BACKEND_CLASS": "rahdari.gateway.oidc.CitizenLoginCore",
+    "SCOPES_BACKEND_CLASS": "rahdari.gateway.oidc.ConsentScopes",
 }
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 — a model name

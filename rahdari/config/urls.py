@@ -1,7 +1,8 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
+from oauth2_provider.views import AuthorizationView
 
 from rahdari.config.api import api
 from rahdari.core.errors import error_body
@@ -69,6 +70,13 @@ urlpatterns = [
     path("credentials/", include("rahdari.credentials.urls")),
     path("gateway/partners/", include("rahdari.gateway.partner_urls")),
     path("gateway/", include("rahdari.gateway.urls")),
+    # "Log in with Rahdari" is for citizens: an anonymous visitor goes to the citizen login
+    # (CNIC + SMS code) and comes back here, not to the staff login.
+    path(
+        "o/authorize/",
+        AuthorizationView.as_view(login_url=reverse_lazy("accounts:citizen_login")),
+        name="citizen_authorize",
+    ),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path(".well-known/rahdari-keys.json", credential_views.keyset, name="rahdari_keys"),
     path("status/<int:number>", credential_views.status_list, name="status_list"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
@@ -19,6 +20,12 @@ class NavItem:
     label: Any
     url: str
     icon: str
+
+
+def _operates_a_partner(user: Any) -> bool:
+    """Works the counter of an active partner department (the gateway's service desk)."""
+    partner = apps.get_model("gateway", "Partner")  # core does not import the gateway
+    return bool(partner.objects.filter(operators=user, active=True).exists())
 
 
 def _nav(request: HttpRequest) -> list[NavItem]:
@@ -37,6 +44,8 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("My data sharing"), reverse("gateway:my_sharing"), "shield"))
         return items
     items.append(NavItem(_("Workspace"), reverse("accounts:workspace"), "desk"))
+    if user.has_perm("accounts.operate_service_counter") and _operates_a_partner(user):
+        items.append(NavItem(_("Service desk"), reverse("gateway:desk"), "qr"))
     if user.has_perm("accounts.enrol_persons") or user.has_perm("accounts.view_citizen_account"):
         items.append(NavItem(_("Residents"), reverse("identity:officer_home"), "people"))
     if user.has_perm("accounts.issue_credentials"):

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import ngettext, override
 from joserfc import jws
 from joserfc.jwk import OKPKey
 from oauth2_provider.generators import generate_client_secret
@@ -35,6 +35,7 @@ from rahdari.core.notifications import notification_send
 from rahdari.core.ratelimit import rate_limit
 from rahdari.credentials import cwt
 from rahdari.credentials import services as credentials
+from rahdari.credentials.selectors import reason_text
 from rahdari.gateway import rules
 from rahdari.gateway.models import Consent, ConsentRequest, Partner, Release, Service
 from rahdari.gateway.selectors import ATTRIBUTE_LABELS
@@ -154,9 +155,7 @@ def _person_from(qr: str | None, rahdari_number: str | None) -> Person:
         result = credentials.credential_verify(text=qr)
         if not result.valid:
             raise ApplicationError(
-                _("The QR credential is not valid: %(reason)s.") % {"reason": result.reason},
-                code=f"credential_{result.reason}",
-                status=422,
+                str(reason_text(result.reason)), code=f"credential_{result.reason}", status=422
             )
         if result.claims.get("iss") != settings.RAHDARI_PUBLIC_URL:
             raise ApplicationError(
@@ -350,6 +349,9 @@ def consent_code_submit(
         refusal: ApplicationError | None = None
         with transaction.atomic():
             live = _live(request)
+            if live.status == ConsentRequest.Status.APPROVED:
+                # The person already agreed on their phone: hand over what they agreed to.
+                return live, _release(live, consent=None, method="web_approval")
             if live.status == ConsentRequest.Status.PENDING:
                 expected = rules.code_digest(_code_key(), str(live.pk), code.strip())
                 if live.code_digest and hmac.compare_digest(live.code_digest, expected):
@@ -362,12 +364,21 @@ def consent_code_submit(
                 if locked:
                     live.status = ConsentRequest.Status.LOCKED
                 live.save(update_fields=["attempts", "status", "updated_at"])
+                left = rules.CONSENT_CODE_TRIES - live.attempts
                 refusal = (
                     Conflict(
                         _("The request is locked after three wrong codes."), code="request_locked"
                     )
                     if locked
-                    else ApplicationError(_("The code is not right."), code="wrong_code")
+                    else ApplicationError(
+                        ngettext(
+                            "The code is not right. %(left)d try left.",
+                            "The code is not right. %(left)d tries left.",
+                            left,
+                        )
+                        % {"left": left},
+                        code="wrong_code",
+                    )
                 )
         if refusal is not None:
             raise refusal
@@ -631,3 +642,106 @@ def released_attributes(token: str) -> dict[str, Any]:
 
 def response_digest_matches(release: Release, token: str) -> bool:
     return hashlib.sha256(token.encode()).hexdigest() == release.response_sha256
+
+
+def oidc_release_record(
+    *, partner: Partner, citizen: User, scopes: list[str], token_id: str, response: str
+) -> Release:
+    """A citizen logged in to a partner's website with Rahdari (OpenID Connect) and
+    allowed it to see what ``scopes`` release; ``response`` is the signed ID token about
+    to go out, ``token_id`` its ``jti``. Records the (already answered) request, the
+    receipt, the audit entries and the SMS, as ``_release`` does at the counter."""
+    granted = [s for s in rules.SCOPES if s in scopes]  # catalogue order, no "openid"
+    refused = [s for s in granted if s not in partner.allowed_scopes]
+    if refused:
+        raise Forbidden(
+            _("This partner may not ask for: %(scopes)s.") % {"scopes": ", ".join(refused)},
+            code="scope_not_allowed",
+        )
+    person = (
+        Person.objects.select_related("district", "account")
+        .filter(account=citizen, status=PersonStatus.ACTIVE)
+        .first()
+    )
+    if person is None:
+        raise NotFound(_("No active person with this Rahdari number."), code="person_not_found")
+    # The receipt names one of the partner's services: an open online one that needs
+    # these scopes if there is one, else an open one, else any.
+    candidates = sorted(
+        partner.services.all(),
+        key=lambda s: (
+            not s.enabled,
+            s.channel != Service.Channel.ONLINE,
+            not rules.covers(s.scopes, granted),
+            s.position,
+        ),
+    )
+    if not candidates:
+        raise Conflict(_("This partner runs no service."), code="no_service")
+    service = candidates[0]
+    language = _language_of(person)
+    with override(language):
+        purpose = _("Log in to %(partner)s") % {"partner": partner.name}
+    now = timezone.now()
+    with transaction.atomic():
+        request = ConsentRequest.objects.create(
+            partner=partner,
+            service=service,
+            person=person,
+            scopes=granted,
+            purpose=purpose[:200],
+            nonce=f"oidc:{token_id}"[:100],
+            status=ConsentRequest.Status.RELEASED,
+            expires_at=now,
+            decided_at=now,
+        )
+        release = Release.objects.create(
+            request=request,
+            person=person,
+            partner=partner,
+            service=service,
+            scopes=granted,
+            attributes=rules.attributes_of(granted),
+            purpose=request.purpose,
+            consent_type=Release.ConsentType.EXPLICIT,
+            collection_method="oidc_login",
+            language=language,
+            response_sha256=hashlib.sha256(response.encode()).hexdigest(),
+            released_at=now,
+        )
+        audit_record(
+            actor=citizen,
+            action="gateway.oidc_login_approved",
+            subject=request,
+            changes={"partner": partner.name, "scopes": granted},
+        )
+        audit_record_read(
+            actor=None,
+            subject=person,
+            purpose=f"{partner.name}: {request.purpose}"[:200],
+            fields=release.attributes,
+        )
+        audit_record(
+            actor=citizen,
+            action="gateway.released",
+            subject=release,
+            changes={
+                "partner": partner.name,
+                "service": service.slug,
+                "attributes": release.attributes,
+                "method": release.collection_method,
+            },
+        )
+        if person.mobile and release.attributes:
+            notification_send(
+                recipient=person.mobile,
+                template="gateway.released",
+                language=language,
+                params={
+                    "partner": partner.name,
+                    "attributes": _attribute_words(request, language),
+                    "receipt": str(release.pk)[:8],
+                },
+                actor=citizen,
+            )
+    return release

@@ -42,6 +42,7 @@ def test_production_rejects_a_malformed_master_key(tmp_path: Path) -> None:
             "RAHDARI_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
             "RAHDARI_ALLOWED_HOSTS": "id.example.gov.pk",
             "RAHDARI_PUBLIC_URL": "https://id.example.gov.pk",
+            "RAHDARI_OIDC_RSA_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----",
         },
         tmp_path,
     )

@@ -54,7 +54,9 @@ def test_administrator_registers_a_partner_and_the_secret_works_once(
 
 def test_scopes_no_service_needs_are_refused(staff_client: Any) -> None:
     admin = staff_client(Role.ADMINISTRATOR)
-    response = admin.post("/gateway/partners/new/?lang=en", _form(allowed_scopes=["identity.mobile"]))
+    response = admin.post(
+        "/gateway/partners/new/?lang=en", _form(allowed_scopes=["identity.mobile"])
+    )
     assert response.status_code == 200 and "None of its services needs" in response.content.decode()
     assert not Partner.objects.exists()
 
