@@ -311,7 +311,9 @@ def _send_code(request: ConsentRequest, code: str) -> None:
 def _live(request: ConsentRequest) -> ConsentRequest:
     """Lock the request; a pending one past its time becomes expired (and says so)."""
     request = (
-        ConsentRequest.objects.select_for_update()
+        # Lock the request row only: the person's account is a nullable (outer) join,
+        # which PostgreSQL cannot lock.
+        ConsentRequest.objects.select_for_update(of=("self",))
         .select_related("partner", "service", "person", "person__district", "person__account")
         .get(pk=request.pk)
     )
@@ -555,7 +557,11 @@ def _release(request: ConsentRequest, *, consent: Consent | None, method: str) -
 def consent_revoke(*, consent: Consent, citizen: User) -> Consent:
     """The person withdraws a standing consent; the next request needs a code again."""
     with transaction.atomic():
-        live = Consent.objects.select_for_update().select_related("person").get(pk=consent.pk)
+        live = (
+            Consent.objects.select_for_update(of=("self",))
+            .select_related("person")
+            .get(pk=consent.pk)
+        )
         if live.person.account_id != citizen.pk:
             raise NotFound(_("No such consent."), code="not_found")
         if live.revoked_at is None:
