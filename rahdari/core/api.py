@@ -30,6 +30,11 @@ class ErrorOut(Schema):
     error: ErrorDetail
 
 
+def client_errors(*statuses: int) -> dict[int, Any]:
+    """The 4xx answers an endpoint declares, all with the uniform error shape."""
+    return dict.fromkeys(statuses, ErrorOut)
+
+
 class HealthCheck(Schema):
     ok: bool
     detail: str

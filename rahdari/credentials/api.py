@@ -14,7 +14,7 @@ from ninja.responses import Status
 from ninja.security import django_auth
 
 from rahdari.accounts.models import User, request_user
-from rahdari.core.api import ErrorOut
+from rahdari.core.api import client_errors
 from rahdari.core.errors import ApplicationError, Forbidden
 from rahdari.core.http import is_verified
 from rahdari.core.models import District
@@ -22,16 +22,7 @@ from rahdari.credentials import cwt, selectors, services
 from rahdari.credentials.models import Credential
 
 router = Router(tags=["credentials"])
-ERRORS: dict[int, Any] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    413: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
+ERRORS = client_errors(400, 401, 403, 404, 409, 413, 422, 429)
 
 
 class VerifyIn(Schema):

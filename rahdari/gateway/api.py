@@ -14,21 +14,13 @@ from ninja.responses import Status
 from ninja.security import HttpBearer
 from oauth2_provider.models import get_access_token_model
 
-from rahdari.core.api import ErrorOut
+from rahdari.core.api import client_errors
 from rahdari.core.errors import NotFound
 from rahdari.gateway import rules, services
 from rahdari.gateway.models import ConsentRequest, Partner, Release, Service
 
 router = Router(tags=["gateway"])
-ERRORS: dict[int, Any] = {
-    400: ErrorOut,
-    401: ErrorOut,
-    403: ErrorOut,
-    404: ErrorOut,
-    409: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
-}
+ERRORS = client_errors(400, 401, 403, 404, 409, 422, 429)
 
 
 class PartnerToken(HttpBearer):
