@@ -1,6 +1,6 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import include, path, reverse_lazy
+from django.urls import include, path, re_path, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 from oauth2_provider.views import AuthorizationView
 
@@ -58,6 +58,10 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return _error(request, 500)
 
 
+def _not_offered(request: HttpRequest, *args: object) -> HttpResponse:
+    return _error(request, 404)
+
+
 handler400 = bad_request
 handler403 = forbidden
 handler404 = not_found
@@ -77,6 +81,9 @@ urlpatterns = [
         AuthorizationView.as_view(login_url=reverse_lazy("accounts:citizen_login")),
         name="citizen_authorize",
     ),
+    # django-oauth-toolkit's own client-management pages would let any logged-in user
+    # register clients; partners are registered by administrators at /gateway/partners/.
+    re_path(r"^o/(applications|authorized-tokens)/", _not_offered),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path(".well-known/rahdari-keys.json", credential_views.keyset, name="rahdari_keys"),
     path("status/<int:number>", credential_views.status_list, name="status_list"),

@@ -64,3 +64,10 @@ def test_scopes_no_service_needs_are_refused(staff_client: Any) -> None:
 @pytest.mark.parametrize("role", [Role.ENROLMENT_OFFICER, Role.SERVICE_OPERATOR, Role.AUDITOR])
 def test_only_administrators_manage_partners(staff_client: Any, role: Role) -> None:
     assert staff_client(role, ["Swat"]).get("/gateway/partners/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    "path", ["/o/applications/", "/o/applications/register/", "/o/authorized-tokens/"]
+)
+def test_oauth_client_self_service_pages_are_not_offered(staff_client: Any, path: str) -> None:
+    assert staff_client(Role.ADMINISTRATOR).get(path).status_code == 404
