@@ -236,3 +236,80 @@ def test_a_very_long_name_still_fits_the_compact_qr(
     assert compact["full_name"] == person.full_name and compact["secondary_full_name"]
     card = _verify(credential.qr_card).claims
     assert card["guardian"] == person.guardian_name and card["address"]
+
+
+def test_a_bulk_job_that_dies_half_way_resumes_without_duplicates(
+    active_person: Callable[..., Person], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rahdari.core.jobs import job_create, job_run
+    from rahdari.core.models import District, Job
+
+    persons = [active_person(photo=False) for _ in range(3)]
+    Credential.objects.filter(person__in=persons).delete()
+    monkeypatch.setattr(services, "CHUNK", 1)
+    real = services.credentials_issue_bulk
+    calls = {"n": 0}
+
+    def dies_on_the_second_chunk(**kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("worker killed")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "credentials_issue_bulk", dies_on_the_second_chunk)
+    swat = District.objects.get(name="Swat")
+    job = job_create(
+        kind="credentials.issue_district", params={"district": swat.pk}, actor=None, enqueue=False
+    )
+    with pytest.raises(OSError):
+        job_run(job_id=str(job.pk))
+    assert Credential.objects.filter(status="active").count() == 1
+    assert Job.objects.get(pk=job.pk).checkpoint["issued"] == 1
+    job = job_run(job_id=str(job.pk))  # the worker's resume
+    assert job.status == "succeeded" and job.result == {"issued": 3}
+    assert Credential.objects.filter(status="active").count() == 3
+    assert Credential.objects.count() == 3  # nobody issued twice
+
+
+def test_a_card_printing_job_that_dies_resumes_with_the_next_batch(
+    active_person: Callable[..., Person],
+    monkeypatch: pytest.MonkeyPatch,
+    settings: Any,
+    tmp_path: Any,
+) -> None:
+    from rahdari.core.jobs import job_create, job_run
+    from rahdari.core.models import District
+    from rahdari.credentials import cards
+    from rahdari.credentials.models import CardBatch
+
+    settings.VAR_DIR = tmp_path
+    for _ in range(3):
+        active_person(photo=False)
+    real = cards.render_cards
+    calls = {"n": 0}
+
+    def dies_on_the_second_batch(batch: Any, **kwargs: Any) -> bytes:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("printer spool full")
+        return real(batch, **kwargs)
+
+    monkeypatch.setattr(cards, "render_cards", dies_on_the_second_batch)
+    swat = District.objects.get(name="Swat")
+    job = job_create(
+        kind="credentials.print_cards",
+        params={"district": swat.pk, "language": "ur", "batch_size": 2},
+        actor=None,
+        enqueue=False,
+    )
+    with pytest.raises(OSError):
+        job_run(job_id=str(job.pk))
+    assert list(CardBatch.objects.values_list("number", "cards")) == [(1, 2)]
+    job = job_run(job_id=str(job.pk))
+    assert job.result == {"batches": 2}
+    assert list(CardBatch.objects.order_by("number").values_list("number", "cards")) == [
+        (1, 2),
+        (2, 1),
+    ]
+    printed = [p for b in CardBatch.objects.all() for p in b.persons]
+    assert len(printed) == len(set(printed)) == 3
