@@ -93,12 +93,8 @@ class RequestOut(Schema):
 def _out(request: ConsentRequest, token: str | None) -> dict[str, Any]:
     release = None
     if token is not None:
-        receipt: Release = request.release
-        release = {
-            "receipt": receipt.pk,
-            "response": token,
-            "attributes": services.released_attributes(token),
-        }
+        signed = services.released_payload(token)  # the response we just signed
+        release = {"receipt": signed["jti"], "response": token, "attributes": signed["attributes"]}
     return {
         "id": request.pk,
         "status": request.status,
@@ -169,7 +165,6 @@ def request_create(request: HttpRequest, payload: RequestIn) -> Status[dict[str,
         rahdari_number=payload.rahdari_number,
         standing_months=payload.standing_months,
     )
-    created.refresh_from_db()
     return Status(201 if token else 202, _out(created, token))
 
 

@@ -171,7 +171,7 @@ def _released(current: ConsentRequest, token: str | None) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     photo = ""
     if token is not None:
-        values = services.released_attributes(token)
+        values = services.released_payload(token)["attributes"]
         for name in rules.attributes_of(current.scopes):
             if name not in values:
                 continue
