@@ -108,6 +108,7 @@ PERSON_COLUMNS: Final = (
     "national_id",
     "mobile",
     "iban",
+    "has_disability",
 )
 
 RELATIONSHIPS: Final = (
@@ -904,10 +905,25 @@ def _generate_block(
         "national_id": identity.national_id,
         "mobile": identity.mobile,
         "iban": identity.iban,
+        "has_disability": _disabled_members(number, household.size, survey, members),
     }
     return SyntheticBatch(
         index=block_index, first_household=first, households=households, persons=persons
     )
+
+
+def _disabled_members(
+    number: IntArray, size: IntArray, survey: Columns, members: _Members
+) -> BoolArray:
+    """Exactly one member of each household with ``has_disabled_member`` lives with a
+    disability, picked by a fixed hash of the household number: no random number is
+    drawn, so adding this column changed no other value."""
+    mixed = _mix64(number.astype(np.uint64) ^ np.uint64(0xD15AB1ED))
+    pick = (mixed % size.astype(np.uint64)).astype(np.int64) + 1
+    hh = members.household
+    flagged: BoolArray = np.asarray(survey["has_disabled_member"], dtype=np.bool_)[hh]
+    chosen: BoolArray = members.number == pick[hh]
+    return flagged & chosen
 
 
 _AREAS: Final = _object_array(["rural", "urban"])
