@@ -1,7 +1,7 @@
 """`rahdari <command>`: the platform's command line.
 
 demo, serve, worker, seed, audit verify, keys list|rotate, backup, restore, totp-code,
-identity ..., credential issue|verify|revoke|keys|status-export|issue-district|cards,
+identity ..., registry import, credential issue|verify|revoke|keys|status-export|issue-district|cards,
 and `manage ...` for any Django management command.
 """
 
@@ -228,7 +228,24 @@ def cmd_seed(args: argparse.Namespace) -> int:
         summary["reference_records"] = reference_load_synthetic(
             households=args.households, seed=args.seed
         )
+    if not args.no_registry:
+        console.print("Loading the same households into the social registry…")
+        job = _run_job_inline(
+            "registry.import_households",
+            {"directory": str(Path(summary["households_csv"]).parent.resolve())},
+        )
+        summary["registry"] = job.result
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_registry(args: argparse.Namespace) -> int:
+    _setup()
+    directory = Path(args.directory)
+    if not (directory / "households.csv").is_file():
+        raise SystemExit(f"{directory} has no households.csv (write one with `rahdari seed`)")
+    job = _run_job_inline("registry.import_households", {"directory": str(directory.resolve())})
+    print(json.dumps(job.result))
     return 0
 
 
@@ -418,6 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not fill the national ID reference register (about 7,000 persons/s)",
     )
+    p.add_argument(
+        "--no-registry",
+        action="store_true",
+        help="do not load the households into the social registry",
+    )
     p.set_defaults(func=cmd_seed)
 
     p = sub.add_parser("audit", help="audit log tools")
@@ -448,6 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="dedup: print the pairs as JSON")
     p.add_argument("--threshold", type=float, default=None, help="dedup: lowest score to report")
     p.set_defaults(func=cmd_identity)
+
+    p = sub.add_parser("registry", help="social registry: import households")
+    p.add_argument("action", choices=["import"])
+    p.add_argument("directory", help="a folder with households.csv and persons.csv")
+    p.set_defaults(func=cmd_registry)
 
     p = sub.add_parser(
         "credential", help="QR credentials: issue, verify, revoke, keys, bulk issue, cards"

@@ -250,6 +250,37 @@ def _ensure_identity(seed: int) -> None:
     del date
 
 
+def _ensure_registry(seed: int) -> None:
+    """The same demo households in the social registry (members linked to the enrolled
+    demo persons by national ID), through the import that `rahdari seed` uses; one Swat
+    household's answers were later updated by the officer, so the page shows versions."""
+    from rahdari.accounts.models import User
+    from rahdari.core.synthetic import write_csv
+    from rahdari.registry import imports
+    from rahdari.registry import services as registry
+    from rahdari.registry.models import Household
+
+    if Household.objects.exists():
+        return
+    folder = settings.VAR_DIR / "demo-registry"
+    write_csv(_batches(seed), folder)
+    imports.registry_import(directory=folder)
+    officer = User.objects.filter(username="enrol.swat").first()
+    household = (
+        Household.objects.filter(district__name="Swat", members__person__isnull=False)
+        .order_by("number")
+        .first()
+    )
+    if officer is not None and household is not None:
+        registry.survey_answers_update(
+            household=household,
+            changes={"roof_material": "rcc", "has_fridge": True},
+            source="officer_update",
+            actor=officer,
+            reason="Demo: the roof was rebuilt after the 2025 floods",
+        )
+
+
 def _batches(seed: int) -> Any:
     from rahdari.core.synthetic import generate_batches
 
@@ -467,6 +498,7 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
         logins += _ensure_citizens(citizens, seed)
         _demo_activity()
     _ensure_identity(seed)
+    _ensure_registry(seed)
     _ensure_credentials()
     _ensure_gateway()
     return logins
@@ -494,6 +526,10 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
     console.print(
         "enrol.swat finds residents at /identity/: a possible duplicate, a correction request, "
         "and an enrolment that waited for the national ID authority (the worker verifies it)."
+    )
+    console.print(
+        f"Social registry: {DEMO_HOUSEHOLDS} households at /registry/households/ (enrol.swat "
+        "opens Swat households, their members and survey answers, and updates answers)."
     )
     console.print(
         "QR ID: citizens see theirs under My QR ID; anyone can check one at /credentials/verify/ "
