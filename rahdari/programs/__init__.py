@@ -1,0 +1,1 @@
+"""Programs: program definitions, eligibility (proxy-means test plus categorical rules)."""
