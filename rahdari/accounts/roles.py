@@ -27,13 +27,38 @@ ALL_DISTRICTS = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.CITIZEN: frozenset(),
+    # Enrolment officers are the field staff (and social workers) who survey households.
     Role.ENROLMENT_OFFICER: frozenset(
-        {"accounts.enrol_persons", "accounts.view_citizen_account", "accounts.issue_credentials"}
+        {
+            "accounts.enrol_persons",
+            "accounts.view_citizen_account",
+            "accounts.issue_credentials",
+            "registry.view_household_data",
+            "registry.change_household_data",
+        }
     ),
-    Role.PROGRAM_OFFICER: frozenset({"accounts.manage_programs", "accounts.view_citizen_account"}),
+    # Program officers propose and approve rules and runs; the database refuses an
+    # officer approving their own (four eyes).
+    Role.PROGRAM_OFFICER: frozenset(
+        {
+            "accounts.manage_programs",
+            "accounts.view_citizen_account",
+            "registry.view_household_data",
+            "programs.propose_rules",
+            "programs.approve_rules",
+            "programs.run_targeting",
+            "programs.approve_targeting",
+            "programs.review_appeals",
+        }
+    ),
     Role.PAYMENT_APPROVER: frozenset({"accounts.approve_payments"}),
     Role.GRIEVANCE_OFFICER: frozenset(
-        {"accounts.handle_grievances", "accounts.view_citizen_account"}
+        {
+            "accounts.handle_grievances",
+            "accounts.view_citizen_account",
+            "registry.view_household_data",
+            "programs.review_appeals",
+        }
     ),
     Role.SERVICE_OPERATOR: frozenset({"accounts.operate_service_counter"}),
     Role.AUDITOR: frozenset({"core.view_audit_log"}),
@@ -46,6 +71,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "core.view_outbox",
             "core.manage_keys",
             "gateway.manage_partners",
+            "registry.view_household_data",
+            "registry.change_household_data",
         }
     ),
 }

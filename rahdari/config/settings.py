@@ -89,6 +89,8 @@ INSTALLED_APPS = [
     "rahdari.core",
     "rahdari.accounts",
     "rahdari.identity",
+    "rahdari.registry",
+    "rahdari.programs",
     "rahdari.credentials",
     "oauth2_provider",
     "rahdari.gateway",

@@ -26,6 +26,8 @@ from rahdari.core.models import Job
 logger = logging.getLogger(__name__)
 
 ProgressHook = Callable[[Job], None]
+MAX_ATTEMPTS = 3
+"""A failed job is retried until it has run this many times; then it stays failed."""
 
 
 @dataclass
@@ -162,7 +164,7 @@ def jobs_resume_stale() -> list[Job]:
     """Re-enqueue jobs whose worker stopped sending heartbeats (crashed or killed)."""
     cutoff = timezone.now() - settings.RAHDARI_JOB_STALE_AFTER
     stale = list(Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff))
-    stale += list(Job.objects.filter(status=Job.Status.FAILED, attempts__lt=3))
+    stale += list(Job.objects.filter(status=Job.Status.FAILED, attempts__lt=MAX_ATTEMPTS))
     for job in stale:
         Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED, heartbeat_at=timezone.now())
         _enqueue(job)

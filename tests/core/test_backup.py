@@ -110,9 +110,11 @@ def sqlite_backup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = _env(var, f"sqlite:///{var / 'source.sqlite3'}")
     rahdari("manage", "migrate", "--no-input", "-v", "0", env=env)
     rahdari("manage", "shell", "-c", SEED, env=env)
+    # Migrations write entries of their own (e.g. the programs seeded at installation).
+    entries = _audit_count(var / "source.sqlite3")
     archive = var / "backups" / "rahdari.tar.gz"
     created = _json(rahdari("backup", "--out", str(archive), env=env))
-    return {"var": var, "env": env, "archive": archive, "created": created}
+    return {"var": var, "env": env, "archive": archive, "created": created, "entries": entries}
 
 
 def _fresh(tmp_path: Path, name: str = "restored", master_key: str = MASTER_KEY) -> dict[str, str]:
@@ -135,9 +137,9 @@ def test_backup_holds_manifest_and_database_but_never_the_master_key(
     assert manifest["vendor"] == "sqlite" and manifest["created_at"].endswith("+00:00")
     assert manifest["master_key_included"] is False
     assert {"core", "accounts", "auth"} <= set(manifest["migrations"])
-    assert manifest["tables"]["core_auditentry"] == ENTRIES
+    assert manifest["tables"]["core_auditentry"] == sqlite_backup["entries"]
     assert manifest["tables"]["accounts_user"] == 1
-    assert manifest["audit_head"]["seq"] == ENTRIES
+    assert manifest["audit_head"]["seq"] == sqlite_backup["entries"]
     assert manifest["database"]["sha256"] == hashlib.sha256(content).hexdigest()
     assert manifest["database"]["bytes"] == len(content)
     assert created["sha256"] == manifest["database"]["sha256"]
@@ -152,7 +154,7 @@ def test_backup_holds_manifest_and_database_but_never_the_master_key(
 
 def test_taking_a_backup_is_audited(sqlite_backup: dict[str, Any]) -> None:
     report = _json(rahdari("audit", "verify", env=sqlite_backup["env"]))
-    assert report["ok"] and report["checked"] == ENTRIES + 1
+    assert report["ok"] and report["checked"] == sqlite_backup["entries"] + 1
     with closing(sqlite3.connect(sqlite_backup["var"] / "source.sqlite3")) as db:
         last = db.execute("SELECT action FROM core_auditentry ORDER BY seq DESC").fetchone()
     assert last == ("core.backup_created",)
@@ -164,14 +166,15 @@ def test_restore_into_an_empty_database_verifies_counts_and_audit_chain(
     env = _fresh(tmp_path)
     restored = _json(rahdari("restore", str(sqlite_backup["archive"]), env=env))
     manifest = _manifest(sqlite_backup["archive"])
-    assert restored["audit_ok"] is True and restored["checked"] == ENTRIES
+    assert restored["audit_ok"] is True and restored["checked"] == sqlite_backup["entries"]
     assert restored["tables"] == manifest["tables"] and restored["counts_match"] is True
     assert restored["audit_head"] == manifest["audit_head"]
     assert restored["master_key_ok"] is True
     assert restored["pending_migrations"] == 0
     # The restore itself is the next entry of the chain, and the chain still verifies.
     report = _json(rahdari("audit", "verify", env=env))
-    assert report == {"ok": True, "checked": ENTRIES + 1, "first_bad_seq": None, "problem": ""}
+    checked = sqlite_backup["entries"] + 1
+    assert report == {"ok": True, "checked": checked, "first_bad_seq": None, "problem": ""}
     assert rahdari("manage", "shell", "-c", FULL_NAME, env=env).stdout.strip().endswith("Gul Bano")
     leftovers = {p.name for p in tmp_path.iterdir()} - {"restored.sqlite3", "secret_key"}
     assert not {n for n in leftovers if n.startswith(".rahdari-restore")}
@@ -188,8 +191,8 @@ def test_restore_refuses_a_database_with_data_unless_forced(
     assert _audit_count(tmp_path / "restored.sqlite3") == before
 
     forced = _json(rahdari("restore", "--force", str(sqlite_backup["archive"]), env=env))
-    assert forced["audit_ok"] and forced["checked"] == ENTRIES
-    assert _audit_count(tmp_path / "restored.sqlite3") == ENTRIES + 1
+    assert forced["audit_ok"] and forced["checked"] == sqlite_backup["entries"]
+    assert _audit_count(tmp_path / "restored.sqlite3") == sqlite_backup["entries"] + 1
 
 
 def _flip(offset: Callable[[int], int]) -> Callable[[bytes], bytes]:
@@ -345,14 +348,16 @@ def test_postgres_backup_and_restore(pg_databases: Callable[[], str], tmp_path: 
     source = _env(tmp_path, pg_databases())
     rahdari("manage", "migrate", "--no-input", "-v", "0", env=source)
     rahdari("manage", "shell", "-c", SEED, env=source)
+    count = "from rahdari.core.models import AuditEntry; print(AuditEntry.objects.count())"
+    entries = int(rahdari("manage", "shell", "-c", count, env=source).stdout.strip())
     archive = tmp_path / "pg.tar.gz"
     created = _json(rahdari("backup", "--out", str(archive), env=source))
     manifest = _manifest(archive)
     with tarfile.open(archive, "r:gz") as tar:
         assert tar.getnames() == ["manifest.json", "database.pgdump"]
     assert manifest["vendor"] == created["vendor"] == "postgresql"
-    assert manifest["tables"]["core_auditentry"] == ENTRIES
-    assert manifest["audit_head"]["seq"] == ENTRIES
+    assert manifest["tables"]["core_auditentry"] == entries
+    assert manifest["audit_head"]["seq"] == entries
 
     target_url = pg_databases()
     target = _env(tmp_path, target_url)
@@ -361,7 +366,7 @@ def test_postgres_backup_and_restore(pg_databases: Callable[[], str], tmp_path: 
     with psycopg.connect(target_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE zz_leftover (id integer)")
     restored = _json(rahdari("restore", str(archive), env=target))
-    assert restored["audit_ok"] and restored["checked"] == ENTRIES
+    assert restored["audit_ok"] and restored["checked"] == entries
     assert restored["tables"] == manifest["tables"]
     assert restored["audit_head"] == manifest["audit_head"]
     assert restored["master_key_ok"] is True
@@ -371,9 +376,9 @@ def test_postgres_backup_and_restore(pg_databases: Callable[[], str], tmp_path: 
 
     # --force replaces a database whose audit table refuses UPDATE, DELETE and TRUNCATE.
     forced = _json(rahdari("restore", "--force", str(archive), env=target))
-    assert forced["audit_ok"] and forced["checked"] == ENTRIES
+    assert forced["audit_ok"] and forced["checked"] == entries
     report = _json(rahdari("audit", "verify", env=target))
-    assert report["ok"] and report["checked"] == ENTRIES + 1  # plus the restore's own entry
+    assert report["ok"] and report["checked"] == entries + 1  # plus the restore's own entry
     assert (
         rahdari("manage", "shell", "-c", FULL_NAME, env=target).stdout.strip().endswith("Gul Bano")
     )
