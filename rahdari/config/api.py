@@ -19,6 +19,8 @@ from rahdari.core.errors import ApplicationError, error_body
 from rahdari.credentials.api import router as credentials_router
 from rahdari.gateway.api import router as gateway_router
 from rahdari.identity.api import router as identity_router
+from rahdari.programs.api import router as programs_router
+from rahdari.registry.api import router as registry_router
 
 api = NinjaAPI(
     title="Rahdari API",
@@ -93,5 +95,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 api.add_router("/", core_router)
 api.add_router("/accounts", accounts_router)
 api.add_router("/identity", identity_router)
+api.add_router("/registry", registry_router)
+api.add_router("/programs", programs_router)
 api.add_router("/credentials", credentials_router)
 api.add_router("/gateway", gateway_router)

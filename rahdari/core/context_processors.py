@@ -52,6 +52,8 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("QR credentials"), reverse("credentials:bulk"), "qr"))
     if user.has_perm("accounts.view_citizen_account"):
         items.append(NavItem(_("Citizen lookup"), reverse("accounts:citizen_lookup"), "search"))
+    if user.has_perm("programs.run_targeting") or user.has_perm("programs.review_appeals"):
+        items.append(NavItem(_("Programs"), reverse("programs:list"), "cash"))
     if user.has_perm("core.view_audit_log"):
         items.append(NavItem(_("Audit log"), reverse("core:audit_log"), "shield"))
     if user.has_perm("accounts.manage_staff"):
