@@ -71,7 +71,10 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("accounts/", include("rahdari.accounts.urls")),
     path("identity/", include("rahdari.identity.urls")),
+    path("registry/", include("rahdari.registry.urls")),
+    path("programs/", include("rahdari.programs.urls")),
     path("credentials/", include("rahdari.credentials.urls")),
+    path("eligibility/", include("rahdari.programs.selfassess_urls")),
     path("gateway/partners/", include("rahdari.gateway.partner_urls")),
     path("gateway/", include("rahdari.gateway.urls")),
     # "Log in with Rahdari" is for citizens: an anonymous visitor goes to the citizen login
