@@ -54,6 +54,11 @@ def _fast_settings(settings: Any) -> None:
     settings.RAHDARI_ACTIVE_KEY_TTL_SECONDS = 0
     settings.RAHDARI_SMS_SENDER = "rahdari.core.notifications.RecordingSender"
     settings.RAHDARI_PUBLIC_URL = "http://testserver"
+    # Changes reach the per-process caches after their commit, which most tests (run
+    # inside one transaction) never reach: tests see every change at once instead;
+    # tests/core/test_hotcache.py covers the caches themselves.
+    settings.RAHDARI_HOT_CACHE_SECONDS = 0
+    settings.RAHDARI_VERIFIER_RECHECK_SECONDS = 0
     cache.clear()  # rate-limit counters start at zero in every test
 
 

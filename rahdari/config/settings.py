@@ -338,6 +338,12 @@ RAHDARI_STATUS_LIST_CAPACITY = env.int("RAHDARI_STATUS_LIST_CAPACITY", default=1
 RAHDARI_STATUS_LIST_TTL_SECONDS = env.int("RAHDARI_STATUS_LIST_TTL_SECONDS", default=3600)
 RAHDARI_VERIFY_UPLOAD_MAX_BYTES = 10 * 1024 * 1024
 RAHDARI_VERIFY_RATE_PER_MINUTE = env.int("RAHDARI_VERIFY_RATE_PER_MINUTE", default=120)
+# How stale a per-process cache of hot look-ups (a partner's token, a service, the
+# signing key) may be in another process; and how often the server's QR verifier
+# checks for a new key or a changed status list (a revocation reaches every process
+# within this many seconds; the process that made it sees it at once).
+RAHDARI_HOT_CACHE_SECONDS = env.float("RAHDARI_HOT_CACHE_SECONDS", default=5.0)
+RAHDARI_VERIFIER_RECHECK_SECONDS = env.float("RAHDARI_VERIFIER_RECHECK_SECONDS", default=1.0)
 RAHDARI_CARD_BATCH_SIZE = env.int("RAHDARI_CARD_BATCH_SIZE", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 

@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 from ninja.responses import Status
 from ninja.security import django_auth
@@ -95,8 +95,11 @@ class AuditEntryOut(Schema):
     subject_type: str
     subject_id: str
     changes: dict[str, Any]
-    prev_hash: str
-    entry_hash: str
+    chain_pos: int | None = Field(
+        None, description="Place in the hash chain; empty for a moment after the commit"
+    )
+    prev_hash: str | None
+    entry_hash: str | None
 
 
 class AuditFilter(Schema):

@@ -1,16 +1,24 @@
 """The audit log: every write done by a service appends one entry, hash-chained.
 
 Call `audit_record` inside the service's transaction, so the entry and the change
-commit or roll back together.
+commit or roll back together. The entry is inserted without a lock; it is chained
+(given its place and hashes) right after the commit by `audit_chain`, under one
+short lock, together with whatever else committed meanwhile. Entries left unchained
+by a crash are chained by the worker within a minute and before every verification.
+So a long transaction never holds up everybody else's writes (it used to hold a
+global lock from its first entry until its commit), and the chain's order is the
+order in which entries became visible.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.db import connection, models, transaction
+from django.db import DatabaseError, connection, models, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from rahdari.core import hashchain
@@ -22,7 +30,9 @@ _PII_PATTERNS = [
     re.compile(r"\b\d{5}-?\d{7}-?\d\b"),  # CNIC / CRC
     re.compile(r"(?:\+?92|0)3\d{2}[ -]?\d{7}\b"),  # Pakistani mobile
 ]
-_ADVISORY_LOCK_ID = 7_202_611  # any constant; serialises appends on PostgreSQL
+logger = logging.getLogger(__name__)
+_ADVISORY_LOCK_ID = 7_202_611  # any constant; serialises chaining on PostgreSQL
+_CHAIN_BATCH = 2000
 
 
 def _redact(value: Any) -> Any:
@@ -37,16 +47,37 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def _payload(entry: AuditEntry) -> dict[str, Any]:
+def _hashed_fields(
+    at: Any,
+    actor_id: Any,
+    actor_label: str,
+    action: str,
+    subject_type: str,
+    subject_id: str,
+    changes: Any,
+) -> dict[str, Any]:
+    """What an entry's hash covers (its ``seq`` and chain position are not in it)."""
     return {
-        "at": entry.at.isoformat(),
-        "actor": str(entry.actor_id) if entry.actor_id else None,
-        "actor_label": entry.actor_label,
-        "action": entry.action,
-        "subject_type": entry.subject_type,
-        "subject_id": entry.subject_id,
-        "changes": entry.changes,
+        "at": at.isoformat(),
+        "actor": str(actor_id) if actor_id else None,
+        "actor_label": actor_label,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "changes": changes,
     }
+
+
+def _payload(entry: AuditEntry) -> dict[str, Any]:
+    return _hashed_fields(
+        entry.at,
+        entry.actor_id,
+        entry.actor_label,
+        entry.action,
+        entry.subject_type,
+        entry.subject_id,
+        entry.changes,
+    )
 
 
 def subject_of(obj: models.Model | tuple[str, str]) -> tuple[str, str]:
@@ -62,27 +93,97 @@ def audit_record(
     subject: models.Model | tuple[str, str],
     changes: Mapping[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry (actor may be None for the system). Joins the caller's transaction."""
+    """Append one entry (actor may be None for the system). Joins the caller's transaction;
+    the entry is chained once that transaction commits."""
     subject_type, subject_id = subject_of(subject)
     is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
-        last = AuditEntry.objects.order_by("-seq").values_list("entry_hash", flat=True).first()
-        entry = AuditEntry(
-            at=timezone.now(),
-            actor=actor if is_user else None,
-            actor_label=(actor.get_username() if is_user else "system")[:150],
-            action=action,
-            subject_type=subject_type,
-            subject_id=subject_id,
-            changes=_redact(dict(changes or {})),
-            prev_hash=last or hashchain.GENESIS,
-        )
-        entry.entry_hash = hashchain.entry_hash(entry.prev_hash, _payload(entry))
-        entry.save(force_insert=True)
+    entry = AuditEntry(
+        at=timezone.now(),
+        actor=actor if is_user else None,
+        actor_label=(actor.get_username() if is_user else "system")[:150],
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        changes=_redact(dict(changes or {})),
+    )
+    entry.save(force_insert=True)
+    _chain_after_commit()
     return entry
+
+
+def _chain_after_commit() -> None:
+    """Register one chaining per transaction, however many entries it writes."""
+    if any(func is _chain_quietly for _, func, _ in connection.run_on_commit):
+        return
+    transaction.on_commit(_chain_quietly)
+
+
+def _chain_quietly() -> None:
+    # After the commit the entries are safe; a failure to chain them now (or another
+    # process holding the lock) only delays chaining until the next commit or the worker.
+    try:
+        audit_chain(wait=False)
+    except DatabaseError:
+        logger.exception("audit entries left for the next chaining")
+
+
+_HASHED_COLUMNS = (
+    "at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "subject_type",
+    "subject_id",
+    "changes",
+)
+
+
+def audit_chain(*, wait: bool = True) -> int:
+    """Give every committed, unchained entry its place in the chain, in commit order
+    (``seq`` order among those waiting); returns how many were chained. With
+    ``wait=False`` it returns 0 at once if another process is chaining.
+
+    Runs after most requests that write, so it avoids the ORM's per-object cost: one
+    read of the waiting rows, one of the chain's head, one batched UPDATE.
+    """
+    table = connection.ops.quote_name(AuditEntry._meta.db_table)
+    chained = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                if wait:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
+                else:
+                    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
+                    if not cursor.fetchone()[0]:
+                        return chained
+            waiting = list(
+                AuditEntry.objects.filter(chain_pos=None)
+                .order_by("seq")
+                .values_list("seq", *_HASHED_COLUMNS)[:_CHAIN_BATCH]
+            )
+            if not waiting:
+                return chained
+            cursor.execute(
+                f"SELECT chain_pos, entry_hash FROM {table} "  # noqa: S608 (our table name)
+                "WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1"
+            )
+            head = cursor.fetchone()
+            pos, prev = (int(head[0]), str(head[1])) if head else (0, hashchain.GENESIS)
+            rows = []
+            for seq, *fields in waiting:
+                pos += 1
+                digest = hashchain.entry_hash(prev, _hashed_fields(*fields))
+                rows.append((pos, prev, digest, seq))
+                prev = digest
+            cursor.executemany(
+                f"UPDATE {table} SET chain_pos = %s, prev_hash = %s, entry_hash = %s "  # noqa: S608
+                "WHERE seq = %s",
+                rows,
+            )
+            chained += len(rows)
+        if len(waiting) < _CHAIN_BATCH:
+            return chained
 
 
 def audit_record_read(
@@ -99,10 +200,20 @@ def audit_record_read(
 
 
 def _rows() -> Iterator[tuple[int, str, str, dict[str, Any]]]:
-    for entry in AuditEntry.objects.order_by("seq").iterator(chunk_size=5000):
-        yield entry.seq, entry.prev_hash, entry.entry_hash, _payload(entry)
+    entries = AuditEntry.objects.exclude(chain_pos=None).order_by("chain_pos")
+    for entry in entries.iterator(chunk_size=5000):
+        yield entry.seq, entry.prev_hash or "", entry.entry_hash or "", _payload(entry)
 
 
 def audit_verify() -> hashchain.ChainReport:
-    """Re-check the whole chain from the first entry."""
-    return hashchain.verify_chain(_rows())
+    """Chain what is waiting, then re-check the whole chain from the first entry, and
+    that no entry was left out of it."""
+    audit_chain()
+    report = hashchain.verify_chain(_rows())
+    if report.ok:
+        positions = AuditEntry.objects.aggregate(n=Count("seq"), top=Max("chain_pos"))
+        if positions["n"] != report.checked or (positions["top"] or 0) != report.checked:
+            return hashchain.ChainReport(
+                report.checked, False, None, "entries are missing from the chain"
+            )
+    return report

@@ -116,7 +116,10 @@ def _facts(cursor: _Cursor, vendor: str) -> dict[str, Any]:
             migrations[app] = name
     head = None
     if AUDIT_TABLE in counts:
-        cursor.execute(f"SELECT seq, entry_hash FROM {AUDIT_TABLE} ORDER BY seq DESC LIMIT 1")  # noqa: S608
+        cursor.execute(
+            f"SELECT seq, entry_hash FROM {AUDIT_TABLE} "  # noqa: S608
+            "WHERE chain_pos IS NOT NULL ORDER BY chain_pos DESC LIMIT 1"
+        )
         rows = cursor.fetchall()
         if rows:
             head = {"seq": int(rows[0][0]), "entry_hash": str(rows[0][1])}
@@ -318,9 +321,10 @@ def backup_create(*, out: Path) -> dict[str, Any]:
     Safe while the platform runs. The archive is created with mode 0600 and holds no key.
     Side effect: an audit entry "core.backup_created" (after the snapshot, so not in it).
     """
-    from rahdari.core.audit import audit_record
+    from rahdari.core.audit import audit_chain, audit_record
 
     vendor = _vendor()
+    audit_chain()  # so the manifest's audit head is the latest entry
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     created_at = datetime.now(tz=UTC).isoformat(timespec="seconds")

@@ -1,24 +1,57 @@
-"""Database-level guards: the audit log refuses UPDATE and DELETE from any client."""
+"""Database-level guards: the audit log refuses UPDATE and DELETE from any client.
+
+The one change allowed is chaining: an entry inserted without its hashes receives
+``chain_pos``, ``prev_hash`` and ``entry_hash`` exactly once, and nothing else of it
+may change at the same time.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+_UNCHANGED = " AND ".join(
+    f"NEW.{column} IS NOT DISTINCT FROM OLD.{column}"
+    for column in (
+        "seq",
+        "at",
+        "actor_id",
+        "actor_label",
+        "action",
+        "subject_type",
+        "subject_id",
+        "changes",
+    )
+)
+_CHAINING = (
+    "OLD.entry_hash IS NULL AND OLD.chain_pos IS NULL AND OLD.prev_hash IS NULL"
+    " AND NEW.entry_hash IS NOT NULL AND NEW.chain_pos IS NOT NULL"
+    f" AND NEW.prev_hash IS NOT NULL AND {_UNCHANGED}"
+)
 PG_INSTALL = [
     """CREATE OR REPLACE FUNCTION core_auditentry_append_only() RETURNS trigger AS $$
        BEGIN RAISE EXCEPTION 'audit entries are append-only'; END;
        $$ LANGUAGE plpgsql""",
-    """CREATE OR REPLACE TRIGGER core_auditentry_no_update BEFORE UPDATE OR DELETE
+    f"""CREATE OR REPLACE FUNCTION core_auditentry_chain_once() RETURNS trigger AS $$
+       BEGIN
+         IF {_CHAINING} THEN RETURN NEW; END IF;
+         RAISE EXCEPTION 'audit entries are append-only';
+       END;
+       $$ LANGUAGE plpgsql""",
+    """CREATE OR REPLACE TRIGGER core_auditentry_no_update BEFORE UPDATE
+       ON core_auditentry FOR EACH ROW EXECUTE FUNCTION core_auditentry_chain_once()""",
+    """CREATE OR REPLACE TRIGGER core_auditentry_no_delete BEFORE DELETE
        ON core_auditentry FOR EACH ROW EXECUTE FUNCTION core_auditentry_append_only()""",
     """CREATE OR REPLACE TRIGGER core_auditentry_no_truncate BEFORE TRUNCATE
        ON core_auditentry FOR EACH STATEMENT EXECUTE FUNCTION core_auditentry_append_only()""",
 ]
 PG_REMOVE = [
     "DROP TRIGGER IF EXISTS core_auditentry_no_update ON core_auditentry",
+    "DROP TRIGGER IF EXISTS core_auditentry_no_delete ON core_auditentry",
     "DROP TRIGGER IF EXISTS core_auditentry_no_truncate ON core_auditentry",
 ]
 SQLITE_INSTALL = [
-    """CREATE TRIGGER IF NOT EXISTS core_auditentry_no_update BEFORE UPDATE ON core_auditentry
+    f"""CREATE TRIGGER IF NOT EXISTS core_auditentry_no_update BEFORE UPDATE ON core_auditentry
+       WHEN NOT ({_CHAINING.replace("IS NOT DISTINCT FROM", "IS")})
        BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS core_auditentry_no_delete BEFORE DELETE ON core_auditentry
        BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END""",

@@ -81,6 +81,11 @@ class DataKey(models.Model):
 class AuditEntry(models.Model):
     """One append-only line of the audit log, chained to the one before by hash.
 
+    A service inserts the entry inside its own transaction without taking any lock;
+    right after the commit (or within a minute, by the worker) ``audit_chain`` gives
+    it its place in the chain (``chain_pos``) and its hashes, once. Until then
+    ``entry_hash`` is empty, and the database refuses every other change.
+
     Example: seq 1042, actor officer "a.khan", action "accounts.user_created",
     subject accounts.user/<uuid>, changes {"roles": ["enrolment_officer"]}.
     `changes` never holds plaintext personal data; reads of a person's data are
@@ -97,8 +102,9 @@ class AuditEntry(models.Model):
     subject_type = models.CharField(max_length=80, db_index=True)
     subject_id = models.CharField(max_length=64, db_index=True)
     changes = models.JSONField(default=dict)
-    prev_hash = models.CharField(max_length=64)
-    entry_hash = models.CharField(max_length=64, unique=True)
+    chain_pos = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    entry_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     class Meta:
         ordering = ["-seq"]
@@ -131,6 +137,7 @@ class OutboundMessage(PublicModel):
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("queued")
+        SENDING = "sending", _("sending")
         RECORDED = "recorded", _("recorded")
         SENT = "sent", _("sent")
         DELIVERED = "delivered", _("delivered")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +44,12 @@ TEMPLATES: dict[str, Any] = {
         "Rahdari: a staff account was created for you. Your username is {username}."
     ),
 }
+
+
+MAX_ATTEMPTS = 10
+"""After this many failed attempts a message stays queued for an operator to look at."""
+SENDING_TIMEOUT = timedelta(minutes=5)
+"""A message claimed this long ago and still not sent: its process died; try again."""
 
 
 def register_templates(templates: dict[str, Any]) -> None:
@@ -85,8 +93,12 @@ def notification_send(
     params: dict[str, Any],
     actor: Any = None,
     channel: str = OutboundMessage.Channel.SMS,
+    urgent: bool = True,
 ) -> OutboundMessage:
-    """Write the message to the outbox and hand it to the sender after commit."""
+    """Write the message to the outbox. An urgent one (a login or consent code, which
+    somebody is waiting for) goes to the sender right after the commit; the others
+    (a notice that something happened) are sent by the worker's next round, in a
+    batch, so the request that caused them does not wait for the SMS operator."""
     text = render(template, language, **params)
     with transaction.atomic():
         message = OutboundMessage.objects.create(
@@ -103,14 +115,45 @@ def notification_send(
             subject=message,
             changes={"template": template, "language": language, "channel": channel},
         )
-        transaction.on_commit(lambda: notification_deliver(message_id=message.pk))
+        if urgent:
+            transaction.on_commit(lambda: notification_deliver(message_id=message.pk))
     return message
 
 
+def notifications_deliver_queued(*, limit: int = 1000) -> int:
+    """Hand queued messages to the sender, oldest first: the non-urgent ones, any an
+    earlier attempt could not send (the sender failed), and any whose sending process
+    died half way (claimed more than ``SENDING_TIMEOUT`` ago). Returns how many."""
+    stuck = timezone.now() - SENDING_TIMEOUT
+    waiting = list(
+        OutboundMessage.objects.filter(
+            Q(status=OutboundMessage.Status.QUEUED)
+            | Q(status=OutboundMessage.Status.SENDING, updated_at__lt=stuck),
+            attempts__lt=MAX_ATTEMPTS,
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for message_id in waiting:
+        notification_deliver(message_id=message_id)
+    return len(waiting)
+
+
 def notification_deliver(*, message_id: Any) -> OutboundMessage:
-    """Give one queued message to the sender and store what it said."""
+    """Give one queued message to the sender and store what it said. The attempt is
+    claimed first (status ``sending``), so two processes (a request's commit hook and
+    the worker) never send the same message twice."""
+    now = timezone.now()
+    claimable = Q(status=OutboundMessage.Status.QUEUED) | Q(
+        status=OutboundMessage.Status.SENDING, updated_at__lt=now - SENDING_TIMEOUT
+    )
+    claimed = (
+        OutboundMessage.objects.filter(claimable, pk=message_id)
+        .filter(attempts__lt=MAX_ATTEMPTS)
+        .update(status=OutboundMessage.Status.SENDING, attempts=F("attempts") + 1, updated_at=now)
+    )
     message = OutboundMessage.objects.get(pk=message_id)
-    if message.status != OutboundMessage.Status.QUEUED:
+    if not claimed:
         return message
     try:
         result = _sender().send(message)
@@ -120,8 +163,8 @@ def notification_deliver(*, message_id: Any) -> OutboundMessage:
     OutboundMessage.objects.filter(pk=message.pk).update(
         status=result.status,
         error=result.error[:200],
-        attempts=message.attempts + 1,
         sent_at=timezone.now() if result.status != OutboundMessage.Status.QUEUED else None,
+        updated_at=timezone.now(),
     )
     message.refresh_from_db()
     return message

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 from rahdari.accounts.models import User
 from rahdari.core.audit import audit_record, audit_record_read
 from rahdari.core.errors import ApplicationError, Conflict, NotFound
+from rahdari.core.hotcache import HotCache, hot_caches_clear
 from rahdari.core.jobs import JobContext, job_kind, register_periodic
 from rahdari.core.models import District, Job
 from rahdari.core.notifications import notification_send, register_templates
@@ -109,10 +111,14 @@ def _material(key: IssuerKey) -> cwt.SigningKey:
         return cached
 
 
+_active_key_cache: HotCache[cwt.SigningKey] = HotCache("credentials.active_key", maxsize=1)
+
+
 def issuer_signing_material() -> cwt.SigningKey:
     """The active issuer key for other signed objects (the gateway's release responses),
-    verifiable with the same published key set."""
-    return _material(signing_key())
+    verifiable with the same published key set. Cached for a few seconds: a rotation
+    or withdrawal clears the cache in its process, others follow within that bound."""
+    return _active_key_cache.get("active", lambda: _material(signing_key()))
 
 
 def issuer_keys_rotate(*, actor: Any, reason: str = "scheduled rotation") -> IssuerKey:
@@ -139,6 +145,7 @@ def issuer_keys_rotate(*, actor: Any, reason: str = "scheduled rotation") -> Iss
         # Status lists are signed too: sign them again with the new key.
         for status_list in StatusList.objects.select_for_update():
             _publish(status_list, key=new)
+        hot_caches_clear()
     return new
 
 
@@ -161,6 +168,8 @@ def issuer_key_withdraw(*, kid: str, actor: Any, reason: str) -> Job:
         key.status = IssuerKey.Status.WITHDRAWN
         key.signing_until = key.signing_until or timezone.now()
         key.save(update_fields=["status", "signing_until", "updated_at"])
+        hot_caches_clear()
+        transaction.on_commit(_verifier_cache.forget)
         audit_record(
             actor=actor,
             action="credentials.key_withdrawn",
@@ -270,6 +279,7 @@ def _publish(status_list: StatusList, *, key: IssuerKey | None = None) -> Status
     status_list.published_at = now
     status_list.version += 1
     status_list.save(update_fields=["token", "published_at", "version", "updated_at"])
+    transaction.on_commit(_verifier_cache.forget)
     return status_list
 
 
@@ -754,14 +764,31 @@ def cards_print_district(*, district: District, actor: User, language: str = "ur
 
 
 class _VerifierCache:
-    """The server's own verifier, rebuilt when a key or a status list changes."""
+    """The server's own verifier, rebuilt when a key or a status list changes.
+
+    Whether anything changed is asked of the database at most once every
+    ``RAHDARI_VERIFIER_RECHECK_SECONDS``; a change made by this process (a revocation,
+    a new key) is seen at once, because it calls :meth:`forget` after its commit.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stamp: tuple[Any, ...] | None = None
         self._verifier: cwt.Verifier | None = None
+        self._checked_at = 0.0
+
+    def forget(self) -> None:
+        with self._lock:
+            self._checked_at = 0.0
 
     def get(self) -> cwt.Verifier:
+        now = time.monotonic()
+        with self._lock:
+            if (
+                self._verifier is not None
+                and now - self._checked_at < settings.RAHDARI_VERIFIER_RECHECK_SECONDS
+            ):
+                return self._verifier
         stamp = (
             tuple(IssuerKey.objects.order_by("kid").values_list("kid", "updated_at")),
             tuple(StatusList.objects.order_by("number").values_list("number", "version")),
@@ -773,6 +800,7 @@ class _VerifierCache:
                 for token in StatusList.objects.exclude(token=b"").values_list("token", flat=True):
                     verifier.add_status_list(cwt.parse_status_list_token(bytes(token), keyset))
                 self._verifier, self._stamp = verifier, stamp
+            self._checked_at = now
             return self._verifier
 
 

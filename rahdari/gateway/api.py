@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
 from ninja.responses import Status
@@ -16,6 +17,7 @@ from oauth2_provider.models import get_access_token_model
 
 from rahdari.core.api import client_errors
 from rahdari.core.errors import NotFound
+from rahdari.core.hotcache import HotCache
 from rahdari.gateway import rules, services
 from rahdari.gateway.models import ConsentRequest, Partner, Release, Service
 
@@ -23,22 +25,39 @@ router = Router(tags=["gateway"])
 ERRORS = client_errors(400, 401, 403, 404, 409, 422, 429)
 
 
+def _token_partner(checksum: str) -> tuple[Partner, datetime] | None:
+    """The active partner a token with the `gateway` scope belongs to, and its expiry."""
+    access = (
+        get_access_token_model()
+        .objects.select_related("application")
+        .filter(token_checksum=checksum)
+        .first()
+    )
+    if access is None or access.application is None or not access.allow_scopes(["gateway"]):
+        return None
+    partner = (
+        Partner.objects.select_related("application")
+        .filter(application=access.application, active=True)
+        .first()
+    )
+    return (partner, access.expires) if partner is not None else None
+
+
+# A token is looked up once per few seconds per process, not on every request; a secret
+# rotation clears this in its process, and other processes follow within that bound.
+_tokens: HotCache[tuple[Partner, datetime] | None] = HotCache("gateway.tokens")
+
+
 class PartnerToken(HttpBearer):
     """A bearer token from `/o/token/` (client credentials) of an active partner."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Partner | None:
         checksum = hashlib.sha256(token.encode()).hexdigest()
-        access = (
-            get_access_token_model()
-            .objects.select_related("application")
-            .filter(token_checksum=checksum)
-            .first()
-        )
-        if access is None or access.application is None or not access.is_valid(["gateway"]):
+        found = _tokens.get(checksum, lambda: _token_partner(checksum))
+        if found is None or found[1] <= timezone.now():
             return None
-        partner = Partner.objects.filter(application=access.application, active=True).first()
-        if partner is not None:
-            request.partner = partner  # type: ignore[attr-defined]
+        partner = found[0]
+        request.partner = partner  # type: ignore[attr-defined]
         return partner
 
 
@@ -195,6 +214,22 @@ def request_code(request: HttpRequest, request_id: UUID, payload: CodeIn) -> dic
         request=_own(partner, request_id), code=payload.code, partner=partner
     )
     return _out(found, token)
+
+
+@router.post(
+    "/requests/{request_id}/cancel",
+    response={200: RequestOut, **ERRORS},
+    auth=partner_auth,
+    summary="Withdraw a request nobody has answered yet",
+    description=(
+        "The code stops working and the person's page no longer offers the request. "
+        "A request already answered, shared, refused, locked or expired: 409."
+    ),
+)
+def request_cancel(request: HttpRequest, request_id: UUID) -> dict[str, Any]:
+    partner: Partner = request.auth  # type: ignore[attr-defined]
+    found = services.consent_request_cancel(request=_own(partner, request_id), partner=partner)
+    return _out(found, None)
 
 
 @router.get(

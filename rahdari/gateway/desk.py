@@ -13,6 +13,7 @@ stored here: they are shown once, in the response that released them.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -426,7 +427,17 @@ def outcome(request: HttpRequest, service_slug: str) -> HttpResponse:
 @never_cache
 @require_POST
 def next_person(request: HttpRequest, service_slug: str) -> HttpResponse:
-    """Drop the request at the counter (it expires by itself) and scan the next person."""
+    """Withdraw the request at the counter if nobody answered it yet, then scan the next
+    person."""
     desk = _desk(request, service_slug)
+    current = _current(request, desk)
+    if current is not None and current.status in (
+        ConsentRequest.Status.PENDING,
+        ConsentRequest.Status.APPROVED,
+    ):
+        with contextlib.suppress(ApplicationError):  # answered or expired meanwhile
+            services.consent_request_cancel(
+                request=current, partner=desk.partner, actor=_operator(request)
+            )
     _remember(request, desk, None)
     return redirect("gateway:desk_service", service_slug=desk.service.slug)

@@ -102,6 +102,7 @@ class ConsentRequest(PublicModel):
         DENIED = "denied", _("Refused")
         EXPIRED = "expired", _("Expired")
         LOCKED = "locked", _("Locked after wrong codes")
+        CANCELLED = "cancelled", _("Withdrawn by the office")
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="requests")
     service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="requests")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -44,6 +45,34 @@ class PartnerForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
 
+    kind = forms.ChoiceField(
+        label=_("How it uses Rahdari"),
+        choices=[
+            ("counter", _("At a counter: its staff scan the QR (API with client credentials)")),
+            ("login", _('Online: people "Log in with Rahdari" on its website (OpenID Connect)')),
+        ],
+        initial="counter",
+        widget=forms.RadioSelect,
+    )
+    redirect_uris = forms.CharField(
+        label=_("Addresses it returns people to after login (one per line)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "dir": "ltr"}),
+        help_text=_("Only for online services. Each must start with https:// ."),
+    )
+
+    def clean_redirect_uris(self) -> list[str]:
+        uris = [line.strip() for line in self.cleaned_data["redirect_uris"].splitlines()]
+        uris = [uri for uri in uris if uri]
+        for uri in uris:
+            parts = urlsplit(uri)
+            local = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost")
+            if not (parts.scheme == "https" or local) or not parts.hostname or parts.fragment:
+                raise forms.ValidationError(
+                    _("Not a valid address: %(uri)s (https://…, no #part).") % {"uri": uri}
+                )
+        return uris
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["operators"].queryset = _operators()  # type: ignore[attr-defined]
@@ -58,5 +87,13 @@ class PartnerForm(forms.Form):
             self.add_error(
                 "allowed_scopes",
                 _("None of its services needs: %(scopes)s.") % {"scopes": ", ".join(sorted(extra))},
+            )
+        if (
+            data.get("kind") == "login"
+            and not data.get("redirect_uris")
+            and ("redirect_uris" not in self.errors)
+        ):
+            self.add_error(
+                "redirect_uris", _("An online service needs at least one return address.")
             )
         return data

@@ -50,6 +50,7 @@ def partner_new(request: HttpRequest) -> HttpResponse:
             allowed_scopes=data["allowed_scopes"],
             rate_per_minute=data["rate_per_minute"],
             operators=data["operators"],
+            login_redirect_uris=data["redirect_uris"] if data["kind"] == "login" else None,
             actor=user,
         )
         return render(

@@ -27,12 +27,13 @@ STANDING_MAX_MONTHS = 12
 
 # Request lifecycle: which status may follow which.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"approved", "denied", "expired", "locked"}),
-    "approved": frozenset({"released", "expired"}),
+    "pending": frozenset({"approved", "denied", "expired", "locked", "cancelled"}),
+    "approved": frozenset({"released", "expired", "cancelled"}),
     "released": frozenset(),
     "denied": frozenset(),
     "expired": frozenset(),
     "locked": frozenset(),
+    "cancelled": frozenset(),  # withdrawn by the partner before anything was shared
 }
 
 

@@ -30,6 +30,7 @@ from oauth2_provider.models import get_application_model
 from rahdari.accounts.models import User
 from rahdari.core.audit import audit_record, audit_record_read
 from rahdari.core.errors import ApplicationError, Conflict, Forbidden, NotFound
+from rahdari.core.hotcache import HotCache, hot_caches_clear
 from rahdari.core.keyring import keyring
 from rahdari.core.notifications import notification_send
 from rahdari.core.ratelimit import rate_limit
@@ -45,6 +46,10 @@ from rahdari.identity.rules import format_rahdari_number
 logger = logging.getLogger(__name__)
 Application = get_application_model()
 T = TypeVar("T")
+
+# Looked up on every partner request; a change made here clears them (hot_caches_clear).
+_services_by_slug: HotCache[Service | None] = HotCache("gateway.services", maxsize=256)
+_services_of_partner: HotCache[frozenset[Any]] = HotCache("gateway.partner_services")
 
 
 # --- partners ----------------------------------------------------------------------------
@@ -69,21 +74,29 @@ def partner_register(
     name_ur: str = "",
     contact_phone: str = "",
     operators: Iterable[User] = (),
+    login_redirect_uris: list[str] | None = None,
 ) -> tuple[Partner, str, str]:
-    """Register a partner department with its OAuth client (client credentials).
+    """Register a partner department with its OAuth client: client credentials for a
+    counter's API, or — with ``login_redirect_uris`` — an OpenID Connect client for
+    "Log in with Rahdari" on an online service (authorization code + PKCE, RS256 ID
+    tokens, only those redirect URIs).
 
     Returns the partner, the client id and the client secret — shown once, stored
     only hashed. Audited.
     """
     _check_scopes(allowed_scopes)
     secret = str(generate_client_secret())
+    login = bool(login_redirect_uris)
     with transaction.atomic():
         application = Application.objects.create(
             name=f"partner: {name}"[:255],
             client_type=Application.CLIENT_CONFIDENTIAL,
-            authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+            authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE
+            if login
+            else Application.GRANT_CLIENT_CREDENTIALS,
+            redirect_uris=" ".join(login_redirect_uris or []),
             client_secret=secret,
-            algorithm="",
+            algorithm=Application.RS256_ALGORITHM if login else "",
         )
         partner = Partner.objects.create(
             name=name,
@@ -101,7 +114,12 @@ def partner_register(
             actor=actor,
             action="gateway.partner_registered",
             subject=partner,
-            changes={"name": name, "scopes": allowed_scopes, "client_id": application.client_id},
+            changes={
+                "name": name,
+                "scopes": allowed_scopes,
+                "client_id": application.client_id,
+                "grant": application.authorization_grant_type,
+            },
         )
     return partner, application.client_id, secret
 
@@ -117,6 +135,7 @@ def partner_rotate_secret(*, partner: Partner, actor: User | None) -> str:
         application.client_secret = secret
         application.save(update_fields=["client_secret", "updated"])
         application.accesstoken_set.all().delete()
+        hot_caches_clear()
         audit_record(
             actor=actor,
             action="gateway.partner_secret_rotated",
@@ -211,10 +230,15 @@ def consent_request_create(
 
     def work() -> tuple[ConsentRequest, str | None]:
         rate_limit("partner", str(partner.pk), limit=partner.rate_per_minute)
-        service = Service.objects.filter(slug=service_slug).first()
+        service = _services_by_slug.get(
+            service_slug, lambda: Service.objects.filter(slug=service_slug).first()
+        )
         if service is None or not service.enabled:
             raise NotFound(_("No such service is open."), code="unknown_service")
-        if not partner.services.filter(pk=service.pk).exists():
+        runs = _services_of_partner.get(
+            partner.pk, lambda: frozenset(partner.services.values_list("pk", flat=True))
+        )
+        if service.pk not in runs:
             raise Forbidden(
                 _("This partner does not run this service."), code="service_not_allowed"
             )
@@ -233,35 +257,40 @@ def consent_request_create(
             raise ApplicationError(
                 _("A standing consent lasts at most 12 months."), code="standing_too_long"
             )
-        if ConsentRequest.objects.filter(partner=partner, nonce=nonce).exists():
-            raise Conflict(_("This request was already made (replayed nonce)."), code="replayed")
         person = _person_from(qr, rahdari_number)
+        consent = _standing_consent(person, partner, service, scopes)
         now = timezone.now()
+        # A replayed nonce is caught by the unique constraint on (partner, nonce).
+        request = ConsentRequest(
+            partner=partner,
+            service=service,
+            person=person,
+            scopes=scopes,
+            purpose=purpose.strip()[:200],
+            nonce=nonce[:100],
+            standing_months=standing_months,
+            expires_at=now + timedelta(seconds=rules.REQUEST_TTL_SECONDS),
+            operator=operator,
+        )
+        code = None
+        if consent is not None:
+            request.status = ConsentRequest.Status.RELEASED
+            request.decided_at = now
+        else:
+            code = rules.new_code()
+            request.code_digest = rules.code_digest(_code_key(), str(request.pk), code)
         try:
             with transaction.atomic():
-                request = ConsentRequest.objects.create(
-                    partner=partner,
-                    service=service,
-                    person=person,
-                    scopes=scopes,
-                    purpose=purpose.strip()[:200],
-                    nonce=nonce[:100],
-                    standing_months=standing_months,
-                    expires_at=now + timedelta(seconds=rules.REQUEST_TTL_SECONDS),
-                    operator=operator,
-                )
+                request.save(force_insert=True)
                 audit_record(
                     actor=operator,
                     action="gateway.request_created",
                     subject=request,
                     changes={"partner": partner.name, "service": service.slug, "scopes": scopes},
                 )
-                consent = _standing_consent(person, partner, service, scopes)
                 if consent is not None:
                     return request, _release(request, consent=consent, method="standing")
-                code = rules.new_code()
-                request.code_digest = rules.code_digest(_code_key(), str(request.pk), code)
-                request.save(update_fields=["code_digest", "updated_at"])
+                assert code is not None
                 _send_code(request, code)
                 return request, None
         except IntegrityError:
@@ -332,6 +361,7 @@ def _refuse_unless(request: ConsentRequest, *allowed: str) -> None:
             ConsentRequest.Status.LOCKED: _("The request is locked after three wrong codes."),
             ConsentRequest.Status.DENIED: _("The person refused."),
             ConsentRequest.Status.RELEASED: _("The attributes were already shared."),
+            ConsentRequest.Status.CANCELLED: _("The office withdrew this request."),
         }
         raise Conflict(
             messages.get(request.status, _("The request cannot be answered now.")),
@@ -413,6 +443,29 @@ def consent_decide(
     return live
 
 
+def consent_request_cancel(
+    *, request: ConsentRequest, partner: Partner, actor: User | None = None
+) -> ConsentRequest:
+    """The office withdraws a request nobody has answered yet (the person left the
+    counter, or the wrong person was scanned): its code stops working at once, and the
+    person's page no longer offers it. Audited."""
+    with transaction.atomic():
+        live = _live(request)
+        if live.partner_id != partner.pk:
+            raise NotFound(_("No such request."), code="not_found")
+        _refuse_unless(live, ConsentRequest.Status.PENDING, ConsentRequest.Status.APPROVED)
+        live.status = ConsentRequest.Status.CANCELLED
+        live.decided_at = timezone.now()
+        live.save(update_fields=["status", "decided_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="gateway.request_cancelled",
+            subject=live,
+            changes={"partner": partner.name},
+        )
+    return live
+
+
 def consent_release_fetch(
     *, request: ConsentRequest, partner: Partner
 ) -> tuple[ConsentRequest, str | None]:
@@ -445,17 +498,27 @@ def _attributes(person: Person, scopes: list[str]) -> dict[str, Any]:
     return {name: values[name] for name in rules.attributes_of(scopes)}
 
 
+_jwk_of_kid: dict[bytes, OKPKey] = {}
+
+
 def _signing_jwk() -> tuple[OKPKey, str]:
     material = credentials.issuer_signing_material()
-    key = OKPKey.import_key(
-        {
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": cwt.b64url(material.public_key),
-            "d": cwt.b64url(material.seed),
-        }
-    )
+    key = _jwk_of_kid.get(material.kid)
+    if key is None:
+        key = _jwk_of_kid[material.kid] = OKPKey.import_key(
+            {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": cwt.b64url(material.public_key),
+                "d": cwt.b64url(material.seed),
+            }
+        )
     return key, material.kid.hex()
+
+
+def _audience(partner: Partner) -> str:
+    """The partner's OAuth client id (the JWS ``aud``)."""
+    return partner.application.client_id if partner.application else str(partner.pk)
 
 
 def _release(request: ConsentRequest, *, consent: Consent | None, method: str) -> str:
@@ -473,7 +536,7 @@ def _release(request: ConsentRequest, *, consent: Consent | None, method: str) -
             valid_until=now + timedelta(days=30 * request.standing_months),
             given_by_request=request,
         )
-    release = Release.objects.create(
+    release = Release(
         request=request,
         person=person,
         partner=request.partner,
@@ -487,15 +550,12 @@ def _release(request: ConsentRequest, *, consent: Consent | None, method: str) -
         consent=consent,
         collection_method=method,
         language=_language_of(person),
-        response_sha256="",
         released_at=now,
     )
     key, kid = _signing_jwk()
     payload = {
         "iss": settings.RAHDARI_PUBLIC_URL,
-        "aud": request.partner.application.client_id
-        if request.partner.application
-        else str(request.partner.pk),
+        "aud": _audience(request.partner),
         "iat": int(now.timestamp()),
         "jti": str(release.pk),
         "nonce": request.nonce,
@@ -517,10 +577,11 @@ def _release(request: ConsentRequest, *, consent: Consent | None, method: str) -
         algorithms=["Ed25519"],
     )
     release.response_sha256 = hashlib.sha256(token.encode()).hexdigest()
-    release.save(update_fields=["response_sha256", "updated_at"])
-    request.status = ConsentRequest.Status.RELEASED
-    request.decided_at = request.decided_at or now
-    request.save(update_fields=["status", "decided_at", "updated_at"])
+    release.save(force_insert=True)
+    if request.status != ConsentRequest.Status.RELEASED:
+        request.status = ConsentRequest.Status.RELEASED
+        request.decided_at = request.decided_at or now
+        request.save(update_fields=["status", "decided_at", "updated_at"])
     audit_record_read(
         actor=request.operator,
         subject=person,
@@ -550,6 +611,7 @@ def _release(request: ConsentRequest, *, consent: Consent | None, method: str) -
                 "receipt": str(release.pk)[:8],
             },
             actor=request.operator,
+            urgent=False,  # a notice; the worker sends it within a minute
         )
     return token
 

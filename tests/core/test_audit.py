@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
-from rahdari.core.audit import audit_record, audit_record_read, audit_verify
+from rahdari.core.audit import audit_chain, audit_record, audit_record_read, audit_verify
 from rahdari.core.models import AuditEntry
 
 
@@ -17,7 +18,8 @@ def test_entries_chain_and_verify() -> None:
         audit_record(
             actor=None, action="test.did", subject=("test.thing", str(i)), changes={"i": i}
         )
-    entries = list(AuditEntry.objects.order_by("seq"))
+    assert audit_chain() == AuditEntry.objects.count()
+    entries = list(AuditEntry.objects.order_by("chain_pos"))
     assert entries[0].prev_hash == "0" * 64
     assert all(b.prev_hash == a.entry_hash for a, b in zip(entries, entries[1:], strict=False))
     report = audit_verify()
@@ -70,3 +72,76 @@ def test_read_entry_names_actor_purpose_and_fields(make_staff: Any, make_citizen
     assert entry.actor == officer
     assert entry.subject_id == str(citizen.pk)
     assert entry.changes == {"purpose": "check", "fields": ["phone"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entries_are_chained_when_their_transaction_commits() -> None:
+    with transaction.atomic():
+        first = audit_record(actor=None, action="test.did", subject=("t", "1"))
+        second = audit_record(actor=None, action="test.did", subject=("t", "2"))
+        first.refresh_from_db()
+        assert first.entry_hash is None  # not yet: chaining waits for the commit
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert second.prev_hash == first.entry_hash
+    assert second.chain_pos == first.chain_pos + 1
+    assert audit_chain() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rolled_back_entries_leave_no_trace_in_the_chain() -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        audit_record(actor=None, action="test.lost", subject=("t", "1"))
+        raise RuntimeError
+    audit_record(actor=None, action="test.kept", subject=("t", "2"))
+    assert not AuditEntry.objects.filter(action="test.lost").exists()
+    report = audit_verify()
+    assert report.ok and report.checked == AuditEntry.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_left_unchained_by_a_crash_is_chained_by_the_next_run() -> None:
+    entry = AuditEntry(
+        at=timezone.now(),
+        actor_label="system",
+        action="test.orphan",
+        subject_type="t",
+        subject_id="9",
+    )
+    entry.save(force_insert=True)  # as if the process died right after its commit
+    assert AuditEntry.objects.get(pk=entry.pk).chain_pos is None
+    assert audit_chain() == 1
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE core_auditentry SET entry_hash = NULL, chain_pos = NULL, prev_hash = NULL",
+        "UPDATE core_auditentry SET chain_pos = chain_pos + 100",
+    ],
+)
+def test_database_refuses_rechaining(statement: str) -> None:
+    audit_record(actor=None, action="test.did", subject=("t", "1"))
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement)
+    assert audit_verify().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_refuses_changing_content_while_chaining() -> None:
+    entry = AuditEntry(
+        at=timezone.now(),
+        actor_label="system",
+        action="test.orphan",
+        subject_type="t",
+        subject_id="9",
+    )
+    entry.save(force_insert=True)
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE core_auditentry SET chain_pos = 999, prev_hash = 'x', entry_hash = 'y', "
+            "action = 'test.forged' WHERE seq = %s",
+            [entry.pk],
+        )

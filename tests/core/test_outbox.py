@@ -78,3 +78,50 @@ def test_outbox_page_only_in_debug(client: Client, settings: Any) -> None:
     settings.DEBUG = True
     page = client.get("/dev/outbox/")
     assert page.status_code == 200 and b'data-template="accounts.welcome_citizen"' in page.content
+
+
+def test_a_notice_waits_for_the_worker_round(django_capture_on_commit_callbacks: Any) -> None:
+    from rahdari.core.notifications import notifications_deliver_queued
+
+    with django_capture_on_commit_callbacks(execute=True):
+        message = notification_send(
+            recipient="+923001234567",
+            template="accounts.login_code",
+            language="en",
+            params={"code": "482913", "minutes": 5},
+            urgent=False,
+        )
+    message.refresh_from_db()
+    assert message.status == OutboundMessage.Status.QUEUED and message.attempts == 0
+    assert notifications_deliver_queued() == 1
+    message.refresh_from_db()
+    assert message.status == OutboundMessage.Status.RECORDED and message.attempts == 1
+    assert notifications_deliver_queued() == 0
+
+
+class RacingSender:
+    """While this process is sending, "another process" tries the same message."""
+
+    sent: list[Any] = []
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        RacingSender.sent.append(message.pk)
+        if len(RacingSender.sent) == 1:
+            notification_deliver(message_id=message.pk)
+        return SendResult(status=OutboundMessage.Status.SENT)
+
+
+def test_a_message_claimed_by_another_process_is_not_sent_again(settings: Any) -> None:
+    settings.RAHDARI_SMS_SENDER = f"{__name__}.RacingSender"
+    RacingSender.sent = []
+    message = notification_send(
+        recipient="+923001234567",
+        template="accounts.login_code",
+        language="en",
+        params={"code": "482913", "minutes": 5},
+        urgent=False,
+    )
+    notification_deliver(message_id=message.pk)
+    message.refresh_from_db()
+    assert RacingSender.sent == [message.pk]
+    assert message.status == OutboundMessage.Status.SENT and message.attempts == 1

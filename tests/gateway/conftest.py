@@ -58,6 +58,7 @@ def make_partner(make_staff: Callable[..., Any]) -> Callable[..., PartnerClient]
         services_: tuple[str, ...] = ("sehat-card",),
         scopes: list[str] | None = None,
         rate: int = 600,
+        login_redirect_uris: list[str] | None = None,
     ) -> PartnerClient:
         admin = make_staff(Role.ADMINISTRATOR)
         partner, client_id, secret = services.partner_register(
@@ -68,8 +69,11 @@ def make_partner(make_staff: Callable[..., Any]) -> Callable[..., PartnerClient]
             allowed_scopes=SEHAT if scopes is None else scopes,
             actor=admin,
             rate_per_minute=rate,
+            login_redirect_uris=login_redirect_uris,
         )
         client = Client()
+        if login_redirect_uris:  # a login client gets tokens only through a person's login
+            return PartnerClient(partner, client_id, secret, client, "")
         response = token_for(client, client_id, secret)
         assert response.status_code == 200, response.content
         return PartnerClient(partner, client_id, secret, client, response.json()["access_token"])

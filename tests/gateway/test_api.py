@@ -14,10 +14,12 @@ from django.utils import timezone
 from joserfc import jws
 from joserfc.jwk import OKPKey
 
+from rahdari.core.errors import Conflict
 from rahdari.core.models import AuditEntry
 from rahdari.credentials import cwt
 from rahdari.credentials import services as credentials
 from rahdari.credentials.models import Credential
+from rahdari.gateway import services
 from rahdari.gateway.models import ConsentRequest, Release
 from rahdari.identity.models import Person
 from tests.gateway.conftest import SEHAT, PartnerClient, last_code, token_for
@@ -103,6 +105,45 @@ def test_three_wrong_codes_lock_the_request(
     assert late.status_code == 409 and late.json()["error"]["code"] == "request_locked"
     assert not Release.objects.exists()
     assert AuditEntry.objects.filter(action="gateway.code_refused").count() == 4
+
+
+def test_the_office_withdraws_an_unanswered_request(
+    make_partner: Callable[..., PartnerClient],
+    active_person: Callable[..., Person],
+    make_citizen: Callable[..., Any],
+) -> None:
+    partner, person = make_partner(), active_person()
+    citizen = make_citizen()
+    Person.objects.filter(pk=person.pk).update(account=citizen)
+    request_id = _ask(partner, person).json()["id"]
+    code = last_code(person)
+    cancelled = partner.post(f"/requests/{request_id}/cancel", {})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert AuditEntry.objects.filter(
+        action="gateway.request_cancelled", subject_id=request_id
+    ).exists()
+    late = partner.post(f"/requests/{request_id}/code", {"code": code})
+    assert late.status_code == 409 and late.json()["error"]["code"] == "request_cancelled"
+    again = partner.post(f"/requests/{request_id}/cancel", {})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "request_cancelled"
+    with pytest.raises(Conflict):  # the person's page cannot answer it either
+        services.consent_decide(
+            request=ConsentRequest.objects.get(pk=request_id), approve=True, citizen=citizen
+        )
+    assert not Release.objects.exists()
+    other = make_partner(name="Another office")
+    assert other.post(f"/requests/{request_id}/cancel", {}).status_code == 404
+
+
+def test_a_shared_request_cannot_be_withdrawn(
+    make_partner: Callable[..., PartnerClient], active_person: Callable[..., Person]
+) -> None:
+    partner, person = make_partner(), active_person()
+    request_id = _ask(partner, person).json()["id"]
+    shared = partner.post(f"/requests/{request_id}/code", {"code": last_code(person)})
+    assert shared.status_code == 200
+    refused = partner.post(f"/requests/{request_id}/cancel", {})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "request_released"
 
 
 def test_expired_request_releases_nothing(

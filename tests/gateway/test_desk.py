@@ -278,6 +278,12 @@ def test_person_answers_on_their_phone_while_the_page_polls(
     assert Release.objects.get(request=request).collection_method == "web_approval"
 
     client.post(f"{DESK}next/")
+    assert Release.objects.get(request=request)  # a shared request stays shared
+    _scan(client, _qr(person))
+    abandoned = _request_of(person)
+    client.post(f"{DESK}next/")  # "Cancel and start again" before anybody answered
+    abandoned.refresh_from_db()
+    assert abandoned.status == ConsentRequest.Status.CANCELLED
     _scan(client, _qr(person))
     refused = _request_of(person)
     services.consent_decide(request=refused, approve=False, citizen=citizen)

@@ -96,17 +96,17 @@ def login_client(
         *, public: bool = False, scopes: list[str] | None = None, name: str = "Zakat Portal"
     ) -> PartnerClient:
         partner = make_partner(
-            name=name, services_=("citizen-portal",), scopes=scopes or LOGIN_SCOPES
+            name=name,
+            services_=("citizen-portal",),
+            scopes=scopes or LOGIN_SCOPES,
+            login_redirect_uris=[REDIRECT],
         )
         partner.partner.name_ur = "زکوٰۃ پورٹل"
         partner.partner.save(update_fields=["name_ur"])
-        application = partner.partner.application
-        application.authorization_grant_type = Application.GRANT_AUTHORIZATION_CODE
-        application.redirect_uris = REDIRECT
-        application.algorithm = Application.RS256_ALGORITHM
-        if public:
+        if public:  # a client that cannot keep a secret (PKCE only)
+            application = partner.partner.application
             application.client_type = Application.CLIENT_PUBLIC
-        application.save()
+            application.save()
         return partner
 
     return make

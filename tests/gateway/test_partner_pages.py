@@ -26,6 +26,7 @@ def _form(**overrides: Any) -> dict[str, Any]:
         "services": [Service.objects.get(slug="sehat-card").pk],
         "allowed_scopes": ["identity.name", "identity.birth"],
         "rate_per_minute": 600,
+        "kind": "counter",
     } | overrides
 
 
@@ -50,6 +51,32 @@ def test_administrator_registers_a_partner_and_the_secret_works_once(
     assert token_for(Client(), client_id, secret).status_code == 401
     assert token_for(Client(), client_id, new_secret).status_code == 200
     assert AuditEntry.objects.filter(action="gateway.partner_secret_rotated").exists()
+
+
+def test_an_online_service_gets_a_login_client_with_its_return_addresses(
+    staff_client: Any,
+) -> None:
+    admin = staff_client(Role.ADMINISTRATOR)
+    missing = admin.post("/gateway/partners/new/?lang=en", _form(kind="login"))
+    assert "needs at least one return address" in missing.content.decode()
+    for bad in ("http://portal.example.gov.pk/cb", "ftp://x/cb", "https://x/cb#frag", "portal"):
+        refused = admin.post(
+            "/gateway/partners/new/?lang=en", _form(kind="login", redirect_uris=bad)
+        )
+        assert "Not a valid address" in refused.content.decode(), bad
+    assert not Partner.objects.exists()
+    uris = "https://portal.example.gov.pk/callback\nhttp://127.0.0.1:8100/cb"
+    response = admin.post("/gateway/partners/new/?lang=ur", _form(kind="login", redirect_uris=uris))
+    body = response.content.decode()
+    assert "/o/.well-known/openid-configuration" in body
+    application = Partner.objects.get().application
+    assert application is not None
+    assert application.authorization_grant_type == "authorization-code"
+    assert application.algorithm == "RS256"
+    assert application.redirect_uris.split() == [
+        "https://portal.example.gov.pk/callback",
+        "http://127.0.0.1:8100/cb",
+    ]
 
 
 def test_scopes_no_service_needs_are_refused(staff_client: Any) -> None:
