@@ -37,6 +37,7 @@ STAFF = [
         ["program_officer"],
         ["Peshawar", "Charsadda", "Nowshera"],
     ),
+    ("program.mardan", "Zarmina Khan Yousafzai", ["program_officer"], ["Mardan", "Swabi", "Swat"]),
     ("approver.finance", "Ijaz Ahmad Durrani", ["payment_approver"], ["Peshawar"]),
     ("grievance.mardan", "Bushra Bibi Mohmand", ["grievance_officer"], ["Mardan", "Swabi"]),
     ("counter.hospital", "Dr. Kamran Bangash", ["service_operator"], ["Peshawar"]),
@@ -487,6 +488,55 @@ def _demo_activity() -> None:
         )
 
 
+def _ensure_programs() -> None:
+    """Targeting runs over the demo registry: the cash transfer and the school top-up
+    approved by a second officer (so their households are beneficiaries), the disability
+    allowance computed and waiting for approval, a proposed change of the cash
+    transfer's cut-off waiting for a second officer, and an appeal of an excluded
+    household."""
+    from rahdari.accounts.models import User
+    from rahdari.core.jobs import job_run
+    from rahdari.programs import services as programs
+    from rahdari.programs.models import Decision, Program, TargetingRun
+
+    if TargetingRun.objects.exists():
+        return
+    maker = User.objects.get(username="program.peshawar")
+    checker = User.objects.get(username="program.mardan")
+    for code, approve in (
+        ("cash-transfer", True),
+        ("school-top-up", True),
+        ("disability-allowance", False),
+    ):
+        run = programs.targeting_run_start(program=Program.objects.get(code=code), actor=maker)
+        job_run(job_id=str(run.job_id))
+        if approve:
+            programs.targeting_run_decide(
+                run=run, approve=True, actor=checker, note="Checked the district totals"
+            )
+    cash = Program.objects.get(code="cash-transfer")
+    current = programs.approved_version(cash)
+    programs.program_version_propose(
+        code="cash-transfer",
+        definition=dict(current.definition) | {"cutoff": 34.0},
+        note="Raise the cut-off to 34 from the next quarter (provincial budget 2027)",
+        actor=maker,
+    )
+    excluded = (
+        Decision.objects.filter(run__program=cash, eligible=False, reason=3)
+        .select_related("household")
+        .first()
+    )
+    if excluded is not None:
+        programs.appeal_lodge(
+            household=excluded.household,
+            program=cash,
+            grounds="We sold the motorcycle and the phone bill was a one-off; please resurvey.",
+            actor=User.objects.get(username="grievance.mardan"),
+            assisted=True,
+        )
+
+
 def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
     from rahdari.accounts.services import roles_sync
     from rahdari.core.keyring import keyring
@@ -499,6 +549,7 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
         _demo_activity()
     _ensure_identity(seed)
     _ensure_registry(seed)
+    _ensure_programs()
     _ensure_credentials()
     _ensure_gateway()
     return logins
@@ -530,6 +581,12 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
     console.print(
         f"Social registry: {DEMO_HOUSEHOLDS} households at /registry/households/ (enrol.swat "
         "opens Swat households, their members and survey answers, and updates answers)."
+    )
+    console.print(
+        "Programs at /programs/: program.peshawar prepares targeting runs and rule changes, "
+        "program.mardan approves them (four eyes); the disability allowance's run and a "
+        "cut-off change wait for approval; an appeal waits at /programs/appeals/. Anyone "
+        "can check their likely eligibility at /eligibility/ (no login)."
     )
     console.print(
         "QR ID: citizens see theirs under My QR ID; anyone can check one at /credentials/verify/ "

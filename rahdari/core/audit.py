@@ -113,7 +113,7 @@ def audit_record(
 
 def _chain_after_commit() -> None:
     """Register one chaining per transaction, however many entries it writes."""
-    if any(func is _chain_quietly for _, func, _ in connection.run_on_commit):
+    if any(callback[1] is _chain_quietly for callback in connection.run_on_commit):
         return
     transaction.on_commit(_chain_quietly)
 

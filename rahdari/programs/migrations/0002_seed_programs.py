@@ -10,5 +10,5 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("programs", "0001_initial"), ("core", "0003_load_districts")]
+    dependencies = [("programs", "0001_initial"), ("core", "0005_outbox_sending")]
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
