@@ -59,6 +59,7 @@ def _fast_settings(settings: Any) -> None:
     # tests/core/test_hotcache.py covers the caches themselves.
     settings.RAHDARI_HOT_CACHE_SECONDS = 0
     settings.RAHDARI_VERIFIER_RECHECK_SECONDS = 0
+    settings.RAHDARI_AUDIT_CHAIN_INTERVAL_SECONDS = 0  # chained at every commit
     cache.clear()  # rate-limit counters start at zero in every test
 
 

@@ -344,6 +344,11 @@ RAHDARI_VERIFY_RATE_PER_MINUTE = env.int("RAHDARI_VERIFY_RATE_PER_MINUTE", defau
 # within this many seconds; the process that made it sees it at once).
 RAHDARI_HOT_CACHE_SECONDS = env.float("RAHDARI_HOT_CACHE_SECONDS", default=5.0)
 RAHDARI_VERIFIER_RECHECK_SECONDS = env.float("RAHDARI_VERIFIER_RECHECK_SECONDS", default=1.0)
+# A web process chains the audit entries committed since at most this often; what a
+# quiet process leaves is chained by the worker within a minute (docs/adr/0002).
+RAHDARI_AUDIT_CHAIN_INTERVAL_SECONDS = env.float(
+    "RAHDARI_AUDIT_CHAIN_INTERVAL_SECONDS", default=0.25
+)
 RAHDARI_CARD_BATCH_SIZE = env.int("RAHDARI_CARD_BATCH_SIZE", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 
