@@ -12,7 +12,7 @@ import base64
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -325,8 +325,9 @@ class _Table:
     member_ids: np.ndarray | None  # (n,) member pk per row, person-target programs only
 
 
-def _table(program: Program) -> _Table:
-    households = registry.household_table()
+def _table(program: Program, as_of: datetime) -> _Table:
+    """The registry as it stood when the run started (also when it resumes)."""
+    households = registry.household_table(as_of=as_of)
     if program.target_unit != TargetUnit.PERSON:
         return _Table(households, households["household_id"], None)
     persons = registry.person_table(table=households)
@@ -408,7 +409,7 @@ def targeting_run_compute(ctx: JobContext) -> dict[str, Any]:
         return {"status": run.status}
     TargetingRun.objects.filter(pk=run.pk).update(status=TargetingRun.Status.COMPUTING)
     definition = definition_of(run.version)
-    table = _table(run.program)
+    table = _table(run.program, run.as_of)
     evaluation = pmt.evaluate(definition, table.columns, catalogue())
     n = len(evaluation)
     ctx.set_total(n)

@@ -197,6 +197,10 @@ class SurveyResponse(models.Model):
     )
     reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the next version replaced this one (its created_at): with created_at it says
+    # which version was current at any moment, so a targeting run reads the registry
+    # as it stood at the run's start, even when it resumes after a crash.
+    superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["household", "-version"]

@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import repeat
 from typing import Any
 
@@ -182,7 +183,10 @@ def _derived_sql(member_scope: str | None) -> str:
 
 
 def household_table(
-    *, district: District | int | None = None, households: Iterable[Any] | None = None
+    *,
+    district: District | int | None = None,
+    households: Iterable[Any] | None = None,
+    as_of: datetime | None = None,
 ) -> Table:
     """Columns for every active household with a current answer set (in household-number
     order): ``household_id`` (UUID text), ``number``, ``district_id``, ``area`` (code of
@@ -191,6 +195,9 @@ def household_table(
     (women are counted from the year they turn 18: only the year of birth is kept).
 
     ``households``: a queryset or ids restricting the table (e.g. one program's).
+    ``as_of``: the answers as they stood at that moment (the version current then, of
+    the households registered by then) — what a targeting run reads, so a run that
+    resumes after a crash sees the same registry. Members are counted as they are now.
     """
     household_t = Household._meta.db_table
     response_t = SurveyResponse._meta.db_table
@@ -198,15 +205,19 @@ def household_table(
     scoped = district is not None or households is not None
     member_scope, member_params = _scope_sql("h2", district, households)
     adult_born_by = timezone.localdate().year - 18
+    current, registered, moment = "r.is_current", "", []
+    if as_of is not None:
+        current = "r.created_at <= %s AND (r.superseded_at IS NULL OR r.superseded_at > %s)"
+        registered, moment = " AND h.created_at <= %s", [as_of, as_of]
     sql = f"""
         SELECT {_id_sql("h.id")}, h.number, h.district_id,
                {_code_sql("h.area", survey.AREAS)}, r.answers,
                COALESCE(d.ever_married_women, 0), COALESCE(d.members_with_disability, 0)
         FROM {household_t} h
-        JOIN {response_t} r ON r.household_id = h.id AND r.is_current
+        JOIN {response_t} r ON r.household_id = h.id AND {current}
         LEFT JOIN ({_derived_sql(member_scope if scoped else None)}) d
             ON d.household_id = h.id
-        WHERE {scope}
+        WHERE {scope}{registered}
         ORDER BY h.number
     """  # noqa: S608 — table names and codes come from the models, values are parameters
     decrypt = keyring().decrypt
@@ -215,7 +226,7 @@ def household_table(
     with connection.cursor() as cursor:
         # In the order they appear: the SELECT's count, the members' scope, the filter.
         derived_params = [adult_born_by, *(member_params if scoped else []), adult_born_by]
-        cursor.execute(sql, [*derived_params, *params])
+        cursor.execute(sql, [*moment, *derived_params, *params, *([as_of] if registered else [])])
         while rows := cursor.fetchmany(FETCH_ROWS):
             ids, numbers, districts, areas, answers, women, disabled = zip(*rows, strict=True)
             # One JSON document per chunk: the C scanner without a call per household.

@@ -403,8 +403,9 @@ def _new_version(
     reason: str,
 ) -> SurveyResponse:
     last = household.responses.aggregate(v=Max("version"))["v"] or 0
-    household.responses.filter(is_current=True).update(is_current=False)
-    return SurveyResponse.objects.create(
+    now = timezone.now()
+    household.responses.filter(is_current=True).update(is_current=False, superseded_at=now)
+    response = SurveyResponse.objects.create(
         household=household,
         round=round,
         version=last + 1,
@@ -417,6 +418,10 @@ def _new_version(
         recorded_by=actor,
         reason=reason[:300],
     )
+    # The same instant on both sides: no moment has two current versions, or none.
+    SurveyResponse.objects.filter(pk=response.pk).update(created_at=now)
+    response.created_at = now
+    return response
 
 
 def survey_answers_update(

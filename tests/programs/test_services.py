@@ -239,3 +239,22 @@ def test_a_run_whose_job_gave_up_does_not_block_the_next(officers: tuple[Any, An
     services.targeting_run_start(program=program, actor=officers[0])
     stuck.refresh_from_db()
     assert stuck.status == "failed"
+
+
+def test_a_run_reads_the_registry_as_it_stood_when_it_started(
+    make_household: Callable[..., Household], officers: tuple[Any, Any]
+) -> None:
+    household = make_household()
+    program = Program.objects.get(code="cash-transfer")
+    run = services.targeting_run_start(program=program, actor=officers[0])
+    # The answers change, and a household is added, after the run started (e.g. while it
+    # waited for a worker, or between a crash and its resumption).
+    registry_services.survey_answers_update(
+        household=household, changes=RICH, source="officer_update", actor=None, reason="resurvey"
+    )
+    later = make_household()
+    job_run(job_id=str(run.job_id))
+    decisions = Decision.objects.filter(run=run)
+    assert [d.household_id for d in decisions] == [household.pk]
+    assert decisions.get().eligible  # the poor answers of the start, not the rich update
+    assert later.pk not in {d.household_id for d in decisions}
