@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from functools import cache
 
 from django.conf import settings
@@ -98,6 +99,14 @@ class KeyRing:
 
     def decrypt(self, token: str, context: str) -> str:
         return crypto.decrypt(self._load(crypto.key_id_of(token)), token, context)
+
+    def encrypt_many(self, plaintexts: Iterable[str], context: str) -> list[str]:
+        """Many values at once (batch jobs): the same tokens as :meth:`encrypt`, faster."""
+        key_id = self.active_key_id()
+        return crypto.encrypt_many(key_id, self._load(key_id), plaintexts, context)
+
+    def decrypt_many(self, tokens: Iterable[str], context: str) -> list[str]:
+        return crypto.decrypt_many(self._load, tokens, context)
 
 
 def active_key_ttl() -> float:

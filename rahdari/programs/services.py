@@ -339,32 +339,58 @@ def _table(program: Program, as_of: datetime) -> _Table:
 
 def _decision_rows(
     run: TargetingRun, table: _Table, evaluation: pmt.Evaluation, start: int, stop: int
-) -> Iterator[tuple[Any, ...]]:
-    packed = _pack(evaluation)
-    encrypt = keyring().encrypt
-    # Written with raw SQL for speed, sealed exactly as the model field would seal it.
+) -> list[tuple[Any, ...]]:
+    """Rows ``start``..``stop`` as database rows, explanations sealed as the model field
+    would seal them (written with raw SQL for speed)."""
+    rows = slice(start, stop)
+    part = pmt.Evaluation(**{f: getattr(evaluation, f)[rows] for f in _EVALUATION_FIELDS})
+    packed = _pack(part)
     context = Decision._meta.get_field("explanation").context()
-    district = table.columns["district_id"]
-    passes: np.ndarray = np.asarray(
-        evaluation.criteria.all(axis=1) & ~evaluation.exclusions.any(axis=1)
+    b64 = base64.b64encode
+    sealed = keyring().encrypt_many((b64(row.tobytes()).decode("ascii") for row in packed), context)
+    passes: list[bool] = np.asarray(
+        part.criteria.all(axis=1) & ~part.exclusions.any(axis=1)
+    ).tolist()
+    sqlite = connection.vendor == "sqlite"
+    run_id = run.pk.hex if sqlite else str(run.pk)
+    households = table.household_ids[rows].tolist()
+    if sqlite:
+        households = [h.replace("-", "") for h in households]
+    members = (
+        [None] * (stop - start) if table.member_ids is None else table.member_ids[rows].tolist()
     )
-    run_id = run.pk.hex if connection.vendor == "sqlite" else str(run.pk)
-    for i in range(start, stop):
-        household = table.household_ids[i]
-        yield (
-            run_id,
-            household.replace("-", "") if connection.vendor == "sqlite" else household,
-            None if table.member_ids is None else int(table.member_ids[i]),
-            i,
-            int(district[i]),
-            float(evaluation.score[i]),
-            float(evaluation.cutoff[i]),
-            bool(passes[i]),
-            bool(evaluation.eligible[i]),
-            int(evaluation.reason[i]),
-            int(evaluation.benefit[i]),
-            encrypt(base64.b64encode(packed[i].tobytes()).decode("ascii"), context),
+    return list(
+        zip(
+            [run_id] * (stop - start),
+            households,
+            members,
+            range(start, stop),
+            table.columns["district_id"][rows].tolist(),
+            part.score.tolist(),
+            part.cutoff.tolist(),
+            passes,
+            part.eligible.tolist(),
+            part.reason.tolist(),
+            part.benefit.tolist(),
+            sealed,
+            strict=True,
         )
+    )
+
+
+_EVALUATION_FIELDS = (
+    "score",
+    "region",
+    "contributions",
+    "cutoff",
+    "category_cutoff",
+    "criteria",
+    "exclusions",
+    "eligible",
+    "benefit",
+    "benefit_units",
+    "reason",
+)
 
 
 _DECISION_COLUMNS = (
@@ -383,7 +409,7 @@ _DECISION_COLUMNS = (
 )
 
 
-def _write(rows: Iterator[tuple[Any, ...]]) -> None:
+def _write(rows: list[tuple[Any, ...]]) -> None:
     table = connection.ops.quote_name(Decision._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in _DECISION_COLUMNS)
     with connection.cursor() as cursor:
@@ -395,7 +421,7 @@ def _write(rows: Iterator[tuple[Any, ...]]) -> None:
             marks = ", ".join(["%s"] * len(_DECISION_COLUMNS))
             cursor.executemany(
                 f"INSERT INTO {table} ({columns}) VALUES ({marks})",  # noqa: S608
-                list(rows),
+                rows,
             )
 
 

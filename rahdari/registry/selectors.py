@@ -220,7 +220,7 @@ def household_table(
         WHERE {scope}{registered}
         ORDER BY h.number
     """  # noqa: S608 — table names and codes come from the models, values are parameters
-    decrypt = keyring().decrypt
+    decrypt_many = keyring().decrypt_many
     loads = json.loads
     parts: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
@@ -230,7 +230,7 @@ def household_table(
         while rows := cursor.fetchmany(FETCH_ROWS):
             ids, numbers, districts, areas, answers, women, disabled = zip(*rows, strict=True)
             # One JSON document per chunk: the C scanner without a call per household.
-            plain = ",".join([decrypt(token, ANSWERS_CONTEXT) for token in answers])
+            plain = ",".join(decrypt_many(answers, ANSWERS_CONTEXT))
             packed = loads(f"[{plain}]")
             parts.append((ids, numbers, districts, areas, packed, women, disabled))
     return _columns(parts)

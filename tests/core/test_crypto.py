@@ -74,3 +74,24 @@ def test_blind_index_is_domain_separated_and_keyed() -> None:
     k2 = crypto.derive_key(KEY, "blind-index-v1")
     assert crypto.blind_index(k1, "cnic", "1") != crypto.blind_index(k1, "phone", "1")
     assert crypto.blind_index(k1, "cnic", "1") != crypto.blind_index(k2, "cnic", "1")
+
+
+@given(st.lists(st.text(max_size=50), max_size=20))
+def test_batch_tokens_are_the_same_format_as_single_ones(texts: list[str]) -> None:
+    other = crypto.new_data_key()
+    sealed = crypto.encrypt_many("k1", KEY, texts, "registry.surveyresponse.answers")
+    assert [crypto.decrypt(KEY, t, "registry.surveyresponse.answers") for t in sealed] == texts
+    mixed = [*sealed, crypto.encrypt("k2", other, "x", "registry.surveyresponse.answers")]
+    keys = {"k1": KEY, "k2": other}
+    assert crypto.decrypt_many(keys.__getitem__, mixed, "registry.surveyresponse.answers") == [
+        *texts,
+        "x",
+    ]
+
+
+def test_batch_decryption_refuses_a_tampered_or_misplaced_value() -> None:
+    sealed = crypto.encrypt_many("k1", KEY, ["a", "b"], "one.column")
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt_many(lambda _: KEY, sealed, "another.column")
+    with pytest.raises(crypto.DecryptionError):
+        crypto.decrypt_many(lambda _: KEY, [sealed[0][:-2] + "AA"], "one.column")
