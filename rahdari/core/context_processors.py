@@ -33,6 +33,8 @@ def _nav(request: HttpRequest) -> list[NavItem]:
     items = [NavItem(_("Home"), reverse("core:home"), "home")]
     items.append(NavItem(_("Check a QR ID"), reverse("credentials:verify"), "check"))
     items.append(NavItem(_("Services"), reverse("gateway:catalog"), "hospital"))
+    if not user.is_authenticated or user.is_citizen:
+        items.append(NavItem(_("Am I eligible?"), reverse("selfassess:start"), "check"))
     if settings.DEBUG:
         items.append(NavItem(_("Outbox (demo)"), reverse("core:outbox"), "message"))
     if not user.is_authenticated:
@@ -48,6 +50,8 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("Service desk"), reverse("gateway:desk"), "qr"))
     if user.has_perm("accounts.enrol_persons") or user.has_perm("accounts.view_citizen_account"):
         items.append(NavItem(_("Residents"), reverse("identity:officer_home"), "people"))
+    if user.has_perm("registry.view_household_data"):
+        items.append(NavItem(_("Households"), reverse("registry:households"), "home"))
     if user.has_perm("accounts.issue_credentials"):
         items.append(NavItem(_("QR credentials"), reverse("credentials:bulk"), "qr"))
     if user.has_perm("accounts.view_citizen_account"):
