@@ -349,7 +349,7 @@ def test_postgres_backup_and_restore(pg_databases: Callable[[], str], tmp_path: 
     rahdari("manage", "migrate", "--no-input", "-v", "0", env=source)
     rahdari("manage", "shell", "-c", SEED, env=source)
     count = "from rahdari.core.models import AuditEntry; print(AuditEntry.objects.count())"
-    entries = int(rahdari("manage", "shell", "-c", count, env=source).stdout.strip())
+    entries = int(rahdari("manage", "shell", "-c", count, env=source).stdout.split()[-1])
     archive = tmp_path / "pg.tar.gz"
     created = _json(rahdari("backup", "--out", str(archive), env=source))
     manifest = _manifest(archive)
