@@ -50,7 +50,7 @@ def _approved_run(maker: Any, checker: Any) -> TargetingRun:
     return services.targeting_run_decide(run=run, approve=True, actor=checker)
 
 
-@pytest.mark.parametrize("lang", ["en", "ur"])
+@pytest.mark.parametrize("lang", ["en", "ur", "ps"])
 def test_pages_render_for_a_program_officer(
     officers: tuple[Client, Client], make_household: Any, lang: str
 ) -> None:
@@ -71,11 +71,15 @@ def test_pages_render_for_a_program_officer(
         response = maker.get(f"{url}?lang={lang}")
         assert response.status_code == 200, url
         body = response.content.decode()
-        assert (rtl in body) == (lang == "ur"), url
+        assert (rtl in body) == (lang != "en"), url
         for text in expected:
             assert text in body, (url, text)
     listing = maker.get(reverse("programs:list") + f"?lang={lang}").content.decode()
-    name = "غیر مشروط نقد مالی امداد" if lang == "ur" else "Unconditional Cash Transfer"
+    name = {
+        "en": "Unconditional Cash Transfer",
+        "ur": "غیر مشروط نقد مالی امداد",
+        "ps": "غیر مشروط نغدي مرسته",
+    }[lang]
     assert name in listing
     if lang == "ur":  # district names in Urdu, counts grouped
         run_page = maker.get(reverse("programs:run", args=[run.pk])).content.decode()

@@ -24,7 +24,7 @@ def _open(client: Client, household: Any, purpose: str = "Home visit") -> Any:
     )
 
 
-@pytest.mark.parametrize("lang", ["en", "ur"])
+@pytest.mark.parametrize("lang", ["en", "ur", "ps"])
 def test_list_renders_and_filters(staff_client: Any, make_household: Any, lang: str) -> None:
     client = staff_client(Role.ENROLMENT_OFFICER, ["Swat", "Mardan"])
     first = make_household()
@@ -33,7 +33,7 @@ def test_list_renders_and_filters(staff_client: Any, make_household: Any, lang: 
     page = client.get(reverse("registry:households") + f"?lang={lang}")
     assert page.status_code == 200
     body = page.content.decode()
-    assert ('dir="rtl"' in body) == (lang == "ur")
+    assert ('dir="rtl"' in body) == (lang != "en")
     assert "HH0000000001" in body and "HH0000000002" in body
     assert "HH0000000003" not in body
     found = client.get(reverse("registry:households"), {"q": "1"}).content.decode()
