@@ -60,7 +60,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -76,134 +75,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import Postgres, free_port, machine_cpu, own_cpu, postgres_bindir, tree_cpu_seconds
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SERVICE = "sehat-card"
 SCOPES = ["identity.name", "identity.birth"]
 PURPOSE = "Admission under the Sehat Card"
 API_PATH = "/api/v1/gateway/requests"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 TARGET_P95_MS = 50.0
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-@dataclass
-class Postgres:
-    root: Path
-    port: int
-    bindir: Path
-    durable: bool
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def url(self) -> str:
-        return f"postgres://rahdari@127.0.0.1:{self.port}/rahdari"
-
-    def start(self) -> None:
-        self.root.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(self.bindir / "initdb"),
-                    "-D",
-                    str(self.data),
-                    "-U",
-                    "rahdari",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                ]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        durability = (
-            "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
-            if self.durable
-            else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} {durability}"
-            " -c max_connections=100"
-        )
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.root / "log"),
-                    "-w",
-                    "-o",
-                    options,
-                    "start",
-                ]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(self.bindir / "createdb"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    "rahdari",
-                    "rahdari",
-                ]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            subprocess.run(
-                _as_postgres(
-                    [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]
-                ),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
-
-    def pid(self) -> int:
-        return int((self.data / "postmaster.pid").read_text().split()[0])
-
-    def version(self) -> str:
-        out = subprocess.run(
-            [str(self.bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
-        )
-        return out.stdout.strip()
-
-
-def _postgres_bindir() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name or 0))
-    if not found or not (found[-1] / "initdb").exists():
-        raise SystemExit("PostgreSQL server binaries not found (apt-get install postgresql)")
-    return found[-1]
 
 
 def _stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
@@ -218,51 +100,6 @@ def _stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None
 
 
 # --------------------------------------------------------------------------- CPU time
-
-
-def _proc_stat(pid: int) -> tuple[int, list[str]] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "
-    return int(fields[1]), fields  # ppid, fields from "state" on
-
-
-def _tree_cpu_seconds(root_pid: int) -> float:
-    """CPU seconds of a process, its reaped children and its live children.
-
-    A gunicorn master or a postmaster: workers and backends are its direct children;
-    the time of those that exited is in the parent's cutime/cstime.
-    """
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        stat = _proc_stat(pid)
-        if stat is None:
-            continue
-        ppid, f = stat
-        # f[11] utime, f[12] stime, f[13] cutime, f[14] cstime (man 5 proc, minus 3).
-        if pid == root_pid:
-            total += sum(int(x) for x in f[11:15])
-        elif ppid == root_pid:
-            total += int(f[11]) + int(f[12])
-    return total / CLK_TCK
-
-
-def _machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
-    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]  # idle + iowait
-    total = sum(values[:8])  # guest time is already in user
-    return (total - idle) / CLK_TCK, total / CLK_TCK
-
-
-def _own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 # --------------------------------------------------------------------------- HTTP client
@@ -884,11 +721,11 @@ def _stage_timing(setup: Setup, token: str, count: int, by: str) -> dict[str, An
 def _with_machine_share(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``work()``'s result with the share of the machine other processes used meanwhile
     (this process and PostgreSQL are the only ones meant to run)."""
-    busy, total = _machine_cpu()
-    own = _own_cpu()
+    busy, total = machine_cpu()
+    own = own_cpu()
     out = work()
-    busy2, total2 = _machine_cpu()
-    others = (busy2 - busy) - (_own_cpu() - own)
+    busy2, total2 = machine_cpu()
+    others = (busy2 - busy) - (own_cpu() - own)
     out["machine_share_of_other_processes_and_postgresql"] = round(others / (total2 - total), 3)
     return out
 
@@ -1026,8 +863,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="rahdari-bench-gateway-"))
     tmp.chmod(0o755)  # the postgres user must reach its data directory inside
-    pg = Postgres(tmp / "pg", _free_port(), _postgres_bindir(), args.durable)
-    port = _free_port()
+    pg = Postgres(tmp / "pg", free_port(), postgres_bindir(), args.durable)
+    port = free_port()
     env = _django_env(tmp, pg.url, f"http://127.0.0.1:{port}")
     os.environ.update(env)
     gunicorn: subprocess.Popen[bytes] | None = None
@@ -1079,14 +916,14 @@ def main(argv: list[str] | None = None) -> int:
         connections.close_all()
         sampler = LockSampler(pg.url.replace("postgres://", "postgresql://"), 0.2)
         sampler.start()
-        cpu_gen, cpu_server = _own_cpu(), _tree_cpu_seconds(gunicorn.pid)
-        cpu_pg = _tree_cpu_seconds(pg.pid())
-        machine_busy, machine_total = _machine_cpu()
+        cpu_gen, cpu_server = own_cpu(), tree_cpu_seconds(gunicorn.pid)
+        cpu_pg = tree_cpu_seconds(pg.pid())
+        machine_busy, machine_total = machine_cpu()
         load = _drive(http_, bodies, token, rate, args.max_threads)
-        machine_busy2, machine_total2 = _machine_cpu()
-        cpu_gen = _own_cpu() - cpu_gen
-        cpu_server = _tree_cpu_seconds(gunicorn.pid) - cpu_server
-        cpu_pg = _tree_cpu_seconds(pg.pid()) - cpu_pg
+        machine_busy2, machine_total2 = machine_cpu()
+        cpu_gen = own_cpu() - cpu_gen
+        cpu_server = tree_cpu_seconds(gunicorn.pid) - cpu_server
+        cpu_pg = tree_cpu_seconds(pg.pid()) - cpu_pg
         sampler.stop_event.set()
         sampler.join()
         connections.close_all()

@@ -64,183 +64,28 @@ import platform
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _machine import Postgres, free_port, machine_cpu, own_cpu, postgres_bindir, tree_cpu_seconds
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TARGET_S = 60.0
 TARGET_HOUSEHOLDS = 1_000_000
 PROGRAM = "cash-transfer"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 PANDAS_PILOT = 20_000
 PANDAS_SAMPLE = 100_000
 DIAGNOSTIC_ROWS = 200_000
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-@dataclass
-class Postgres:
-    """A throwaway cluster (as in benchmarks/gateway.py)."""
-
-    root: Path
-    port: int
-    bindir: Path
-    durable: bool
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def url(self) -> str:
-        return f"postgres://rahdari@127.0.0.1:{self.port}/rahdari"
-
-    def start(self) -> None:
-        self.root.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(self.bindir / "initdb"),
-                    "-D",
-                    str(self.data),
-                    "-U",
-                    "rahdari",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                ]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        durability = (
-            "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
-            if self.durable
-            else "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        )
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} {durability}"
-            " -c max_connections=50"
-        )
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(self.bindir / "pg_ctl"),
-                    "-D",
-                    str(self.data),
-                    "-l",
-                    str(self.root / "log"),
-                    "-w",
-                    "-o",
-                    options,
-                    "start",
-                ]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        subprocess.run(
-            _as_postgres(
-                [
-                    str(self.bindir / "createdb"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.port),
-                    "-U",
-                    "rahdari",
-                    "rahdari",
-                ]
-            ),
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            subprocess.run(
-                _as_postgres(
-                    [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"]
-                ),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
-
-    def pid(self) -> int:
-        return int((self.data / "postmaster.pid").read_text().split()[0])
-
-    def version(self) -> str:
-        out = subprocess.run(
-            [str(self.bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
-        )
-        return out.stdout.strip()
-
-
-def _postgres_bindir() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name or 0))
-    if not found or not (found[-1] / "initdb").exists():
-        raise SystemExit("PostgreSQL server binaries not found (apt-get install postgresql)")
-    return found[-1]
-
-
-# --------------------------------------------------------------------------- CPU and memory
-
-
-def _tree_cpu_seconds(root_pid: int) -> float:
-    """CPU seconds of a process (a postmaster), its reaped children and its live ones."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        pid, ppid = int(entry.name), int(fields[1])
-        if pid == root_pid:
-            total += sum(int(x) for x in fields[11:15])
-        elif ppid == root_pid:
-            total += int(fields[11]) + int(fields[12])
-    return total / CLK_TCK
-
-
-def _machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot."""
-    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    total = sum(values[:8])
-    return (total - idle) / CLK_TCK, total / CLK_TCK
-
-
-def _own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
 
 
 def _rss_mb() -> float:
@@ -264,16 +109,16 @@ class CpuWatch:
     def __init__(self, pg_pid: int | None) -> None:
         self.pg_pid = pg_pid
         self.wall = time.perf_counter()
-        self.own = _own_cpu()
-        self.pg = _tree_cpu_seconds(pg_pid) if pg_pid else 0.0
-        self.busy, self.total = _machine_cpu()
+        self.own = own_cpu()
+        self.pg = tree_cpu_seconds(pg_pid) if pg_pid else 0.0
+        self.busy, self.total = machine_cpu()
         self.load = _load()
 
     def result(self) -> dict[str, Any]:
         wall = time.perf_counter() - self.wall
-        own = _own_cpu() - self.own
-        pg = (_tree_cpu_seconds(self.pg_pid) - self.pg) if self.pg_pid else 0.0
-        busy, total = _machine_cpu()
+        own = own_cpu() - self.own
+        pg = (tree_cpu_seconds(self.pg_pid) - self.pg) if self.pg_pid else 0.0
+        busy, total = machine_cpu()
         busy, total = busy - self.busy, total - self.total
         other = max(busy - own - pg, 0.0)
         return {
@@ -746,7 +591,9 @@ def _backend(
     pg: Postgres | None = None
     try:
         if name == "postgresql":
-            pg = Postgres(root / "pg", _free_port(), _postgres_bindir(), args.durable)
+            pg = Postgres(
+                root / "pg", free_port(), postgres_bindir(), args.durable, max_connections=50
+            )
             pg.start()
             versions["postgresql"] = pg.version() + (
                 " (fsync on)" if args.durable else " (fsync off, synchronous_commit off)"
