@@ -1,0 +1,275 @@
+"""Merkle tree hashing and proofs exactly as RFC 9162 (and RFC 6962): pure functions, no Django.
+
+leaf hash = SHA-256(0x00 || entry), node hash = SHA-256(0x01 || left || right); a tree of
+n leaves splits at k, the largest power of two below n (RFC 9162 §2.1.1). Builders raise
+ValueError on bad arguments; verifiers answer False for anything they cannot accept and
+never raise, whatever a (possibly hostile) proof contains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+_LEAF_PREFIX = b"\x00"
+_NODE_PREFIX = b"\x01"
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _node(left: bytes, right: bytes) -> bytes:
+    return _sha256(_NODE_PREFIX + left + right)
+
+
+def _is_hash(value: object) -> bool:
+    return isinstance(value, bytes) and len(value) == HASH_SIZE
+
+
+def _check_hash(value: object, what: str) -> None:
+    if not _is_hash(value):
+        raise ValueError(f"{what} must be {HASH_SIZE} bytes")
+
+
+def _check_hashes(values: Iterable[object], what: str) -> None:
+    for position, value in enumerate(values):
+        if not _is_hash(value):
+            raise ValueError(f"{what}[{position}] must be {HASH_SIZE} bytes")
+
+
+def _split_point(n: int) -> int:
+    """The largest power of two strictly smaller than n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    return _sha256(_LEAF_PREFIX + entry)
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    _check_hash(left, "left")
+    _check_hash(right, "right")
+    return _node(left, right)
+
+
+def _mth(leaf_hashes: Sequence[bytes], start: int, end: int) -> bytes:
+    """MTH(D[start:end]) without argument checks.
+
+    Pairing neighbours level by level, an odd last node carried up unchanged, builds the
+    same tree as RFC 9162's split at the largest power of two, without recursion.
+    """
+    if start == end:
+        return EMPTY_ROOT
+    level = list(leaf_hashes[start:end])
+    while len(level) > 1:
+        paired = [_node(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+def subtree_hash(leaf_hashes: Sequence[bytes], start: int, end: int) -> bytes:
+    """MTH of leaves [start, end); a perfect subtree when end - start is a power of two."""
+    if not 0 <= start <= end <= len(leaf_hashes):
+        raise ValueError(f"range [{start}, {end}) is outside a tree of {len(leaf_hashes)}")
+    _check_hashes(leaf_hashes[start:end], "leaf_hashes")
+    return _mth(leaf_hashes, start, end)
+
+
+def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
+    """MTH(D[n]); the empty tree's root is SHA-256 of the empty string."""
+    return subtree_hash(leaf_hashes, 0, len(leaf_hashes))
+
+
+def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
+    """PATH(index, D[n]) of RFC 9162 §2.1.3.1, ordered from the leaf up."""
+    size = len(leaf_hashes)
+    if not 0 <= index < size:
+        raise ValueError(f"index {index} is outside a tree of {size}")
+    _check_hashes(leaf_hashes, "leaf_hashes")
+    path: list[bytes] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split_point(end - start)
+        if index - start < k:
+            path.append(_mth(leaf_hashes, start + k, end))
+            end = start + k
+        else:
+            path.append(_mth(leaf_hashes, start, start + k))
+            start += k
+    path.reverse()
+    return path
+
+
+def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes]:
+    """PROOF(old_size, D[n]) = SUBPROOF(old_size, D[n], true) of RFC 9162 §2.1.4.1.
+
+    Defined for 0 < old_size <= n; equal sizes need no proof (an empty list).
+    """
+    size = len(leaf_hashes)
+    if not 0 < old_size <= size:
+        raise ValueError(f"old size {old_size} must be in 1..{size}")
+    _check_hashes(leaf_hashes, "leaf_hashes")
+    proof: list[bytes] = []
+    start, end, m, whole = 0, size, old_size, True
+    while m != end - start:
+        k = _split_point(end - start)
+        if m <= k:
+            proof.append(_mth(leaf_hashes, start + k, end))
+            end = start + k
+        else:
+            proof.append(_mth(leaf_hashes, start, start + k))
+            start += k
+            m -= k
+            whole = False
+    if not whole:
+        proof.append(_mth(leaf_hashes, start, end))
+    proof.reverse()
+    return proof
+
+
+def _valid_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def verify_inclusion(
+    leaf_hash: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 §2.1.3.2: does `proof` show leaf `index` with `leaf_hash` under `root`?"""
+    try:
+        proof = list(proof)
+    except TypeError:
+        return False
+    if not (_valid_size(index) and _valid_size(tree_size) and index < tree_size):
+        return False
+    if not (_is_hash(leaf_hash) and _is_hash(root) and all(_is_hash(p) for p in proof)):
+        return False
+    fn, sn, r = index, tree_size - 1, leaf_hash
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = _node(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = _node(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 §2.1.4.2: is the tree of `old_size` with `old_root` a prefix of the new one?
+
+    A proof from the empty tree proves nothing and is rejected; equal sizes need an empty
+    proof and equal roots.
+    """
+    try:
+        proof = list(proof)
+    except TypeError:
+        return False
+    if not (_valid_size(old_size) and _valid_size(new_size) and 0 < old_size <= new_size):
+        return False
+    if old_size == new_size:
+        return not proof and isinstance(old_root, bytes) and old_root == new_root
+    if not (_is_hash(old_root) and _is_hash(new_root) and all(_is_hash(p) for p in proof)):
+        return False
+    if not proof:
+        return False
+    if old_size & (old_size - 1) == 0:  # a perfect subtree: the verifier knows it already
+        proof.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = _node(c, fr)
+            sr = _node(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = _node(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == old_root and sr == new_root and sn == 0
+
+
+class CompactRange:
+    """The roots of the perfect subtrees along the right border of a tree of `size` leaves.
+
+    One hash per set bit of `size`, largest (leftmost) subtree first: what the ledger
+    stores so that an append costs O(log n) hashes and the root needs no full recomputation
+    (transparency-dev's "compact range" [0, size)).
+    """
+
+    __slots__ = ("_hashes", "_size")
+
+    def __init__(self) -> None:
+        self._size = 0
+        self._hashes: list[bytes] = []
+
+    @classmethod
+    def from_hashes(cls, size: int, hashes: Sequence[bytes]) -> CompactRange:
+        """Rebuild a range serialised as (size, hashes)."""
+        if not _valid_size(size):
+            raise ValueError("size must be a non-negative integer")
+        if len(hashes) != size.bit_count():
+            raise ValueError(f"a range of size {size} has {size.bit_count()} hashes")
+        _check_hashes(hashes, "hashes")
+        compact = cls()
+        compact._size = size
+        compact._hashes = list(hashes)
+        return compact
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def hashes(self) -> list[bytes]:
+        return list(self._hashes)
+
+    def append(self, leaf_hash: bytes) -> None:
+        _check_hash(leaf_hash, "leaf_hash")
+        node, size = leaf_hash, self._size
+        while size & 1:  # each trailing set bit is a full subtree that now has a sibling
+            node = _node(self._hashes.pop(), node)
+            size >>= 1
+        self._hashes.append(node)
+        self._size += 1
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        for h in leaf_hashes:
+            self.append(h)
+
+    def root(self) -> bytes:
+        if not self._hashes:
+            return EMPTY_ROOT
+        r = self._hashes[-1]
+        for h in reversed(self._hashes[:-1]):
+            r = _node(h, r)
+        return r
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CompactRange):
+            return NotImplemented
+        return self._size == other._size and self._hashes == other._hashes
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"CompactRange(size={self._size}, hashes={len(self._hashes)})"
