@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from rahdari.core.fields import EncryptedTextField
 from rahdari.core.models import District, PublicModel, TimeStampedModel
-from rahdari.identity.models import Person
+from rahdari.identity.models import Person, Sex
 
 
 class Area(models.TextChoices):
@@ -34,12 +34,6 @@ class MaritalStatus(models.TextChoices):
     MARRIED = "married", _("Married")
     WIDOWED = "widowed", _("Widowed")
     DIVORCED = "divorced", _("Divorced")
-
-
-class Sex(models.TextChoices):
-    MALE = "M", _("Male")
-    FEMALE = "F", _("Female")
-    OTHER = "X", _("Other")
 
 
 class Household(PublicModel):
