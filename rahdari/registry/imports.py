@@ -45,14 +45,13 @@ from rahdari.core.keyring import keyring
 from rahdari.core.models import District, Job
 from rahdari.core.synthetic import REFERENCE_DATE
 from rahdari.core.validators import clean_cnic
-from rahdari.identity.models import Person
+from rahdari.identity.models import Person, Sex
 from rahdari.registry import survey
 from rahdari.registry.models import (
     Household,
     HouseholdMember,
     MaritalStatus,
     Relationship,
-    Sex,
     SurveyResponse,
 )
 from rahdari.registry.services import LIVE_PERSON, survey_round_ensure

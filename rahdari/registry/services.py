@@ -26,7 +26,7 @@ from rahdari.core.errors import ApplicationError, Conflict, Forbidden
 from rahdari.core.keyring import blind_index
 from rahdari.core.models import District
 from rahdari.core.validators import clean_cnic
-from rahdari.identity.models import Person, PersonEvent
+from rahdari.identity.models import Person, PersonEvent, Sex
 from rahdari.registry import selectors, survey
 from rahdari.registry.models import (
     Area,
@@ -34,7 +34,6 @@ from rahdari.registry.models import (
     HouseholdMember,
     MaritalStatus,
     Relationship,
-    Sex,
     SurveyResponse,
     SurveyRound,
 )
