@@ -485,15 +485,11 @@ def _summary(run: TargetingRun) -> dict[str, Any]:
         pmt.Reason(row["reason"]).name.lower(): row["n"]
         for row in decisions.values("reason").annotate(n=Count("id")).order_by("reason")
     }
-    totals = decisions.aggregate(
-        n=Count("id"),
-        eligible_n=Count("id", filter=Q(eligible=True)),
-        benefit_sum=Sum("benefit", filter=Q(eligible=True)),
-    )
+    # The totals are the districts' sums: no third pass over the decisions.
     summary: dict[str, Any] = {
-        "evaluated": totals["n"],
-        "eligible": totals["eligible_n"],
-        "benefit_total": totals["benefit_sum"] or 0,
+        "evaluated": sum(d["evaluated"] for d in by_district.values()),
+        "eligible": sum(d["eligible"] for d in by_district.values()),
+        "benefit_total": sum(d["benefit"] for d in by_district.values()),
         "by_district": by_district,
         "by_reason": by_reason,
     }

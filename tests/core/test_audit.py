@@ -146,3 +146,25 @@ def test_database_refuses_changing_content_while_chaining() -> None:
             "action = 'test.forged' WHERE seq = %s",
             [entry.pk],
         )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_moved_chain_position_fails_verification() -> None:
+    for i in range(3):
+        audit_record(actor=None, action="test.did", subject=("t", str(i)))
+    assert audit_verify().ok
+    from rahdari.core.dbguards import install_audit_guards, remove_audit_guards
+
+    # Someone with database access moves the last entry's place: the hashes still link,
+    # the positions no longer count 1, 2, 3, ...
+    remove_audit_guards(connection)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE core_auditentry SET chain_pos = chain_pos + 5 "
+                "WHERE chain_pos = (SELECT MAX(chain_pos) FROM core_auditentry)"
+            )
+    finally:
+        install_audit_guards(connection)
+    report = audit_verify()
+    assert not report.ok and report.problem == "a chain position is missing"
