@@ -57,8 +57,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nacl import bindings as sodium
 from PIL import Image, ImageDraw, ImageFilter
 
+from rahdari.core import qr
 from rahdari.core.synthetic import generate_batches
-from rahdari.credentials import cwt, photos, qr
+from rahdari.credentials import cwt, photos
 
 ISSUER = "https://rahdari.kp.gov.pk"
 STATUS_URI = f"{ISSUER}/status/1"

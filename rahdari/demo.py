@@ -315,7 +315,8 @@ def _ensure_credentials() -> None:
     the key set shows a rotation with overlap; one card was reported lost and replaced,
     one credential is suspended; sample QR images for the counter verifier lie in
     var/demo-qr/, and the printable ID cards of Swat are made once."""
-    from rahdari.credentials import qr, services
+    from rahdari.core import qr
+    from rahdari.credentials import services
     from rahdari.credentials.models import CardBatch, Credential, IssuerKey
     from rahdari.identity.models import Person
 

@@ -14,7 +14,7 @@ from typing import Any
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from rahdari.credentials import qr
+from rahdari.core import qr
 from rahdari.credentials.models import Credential
 from rahdari.identity.rules import format_rahdari_number
 

@@ -11,7 +11,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from rahdari.credentials import cwt, qr
+from rahdari.core import qr
+from rahdari.credentials import cwt
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 

@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from rahdari.accounts.models import User
+from rahdari.core import qr
 from rahdari.core.errors import ApplicationError, NotFound
 from rahdari.core.ratelimit import client_address, rate_limit
-from rahdari.credentials import cwt, qr
+from rahdari.credentials import cwt
 from rahdari.credentials.models import Credential
 from rahdari.identity.models import Person
 from rahdari.identity.selectors import persons_visible_to

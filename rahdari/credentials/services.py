@@ -28,13 +28,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from rahdari.accounts.models import User
+from rahdari.core import qr
 from rahdari.core.audit import audit_record, audit_record_read
 from rahdari.core.errors import ApplicationError, Conflict, NotFound
 from rahdari.core.hotcache import HotCache, hot_caches_clear
 from rahdari.core.jobs import JobContext, job_kind, register_periodic
 from rahdari.core.models import District, Job
 from rahdari.core.notifications import notification_send, register_templates
-from rahdari.credentials import cwt, photos, qr
+from rahdari.credentials import cwt, photos
 from rahdari.credentials.models import CardBatch, Credential, IssuerKey, StatusList
 from rahdari.identity import events
 from rahdari.identity.models import Person, PersonEvent, PersonStatus

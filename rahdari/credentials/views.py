@@ -15,10 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from rahdari.accounts.models import User, request_user
+from rahdari.core import qr
 from rahdari.core.errors import ApplicationError
 from rahdari.core.http import is_verified
 from rahdari.core.models import District
-from rahdari.credentials import cwt, qr, selectors, services
+from rahdari.credentials import cwt, selectors, services
 from rahdari.credentials.forms import BulkForm, ReasonForm, VerifyForm
 from rahdari.credentials.models import CardBatch, StatusList
 from rahdari.identity.rules import format_rahdari_number

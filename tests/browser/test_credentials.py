@@ -20,8 +20,9 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from pypdf import PdfReader
 
 from rahdari.accounts.forms import CnicForm, LoginCodeForm
+from rahdari.core import qr
 from rahdari.core.models import OutboundMessage
-from rahdari.credentials import cwt, qr
+from rahdari.credentials import cwt
 from rahdari.credentials.forms import ReasonForm, VerifyForm
 from rahdari.credentials.models import Credential
 from rahdari.credentials.selectors import REASON_TEXTS

@@ -10,8 +10,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from rahdari.accounts.roles import Role
+from rahdari.core import qr
 from rahdari.core.models import Job
-from rahdari.credentials import cwt, qr
+from rahdari.credentials import cwt
 from rahdari.credentials.models import Credential
 from rahdari.identity.models import Person
 from tests.credentials.test_views import _tampered, holder  # noqa: F401 — fixture

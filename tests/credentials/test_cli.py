@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rahdari import cli
-from rahdari.credentials import qr
+from rahdari.core import qr
 from rahdari.credentials.models import Credential, IssuerKey
 from rahdari.identity.models import Person
 

@@ -1,4 +1,4 @@
-"""QR images (rahdari.credentials.qr), without a database: draw a credential, read it back."""
+"""QR images (rahdari.core.qr), without a database: draw a credential, read it back."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from rahdari.credentials import cwt, qr
+from rahdari.core import qr
+from rahdari.credentials import cwt
 
 ISSUER = "https://id.kp.gov.pk"
 NOW = 1_790_000_000

@@ -223,7 +223,7 @@ def test_inactive_person_gets_no_credential(
 def test_a_very_long_name_still_fits_the_compact_qr(
     active_person: Callable[..., Person], officer: Any
 ) -> None:
-    from rahdari.credentials import qr
+    from rahdari.core import qr
 
     person = active_person(
         full_name="Muhammad Abdul Rehman Khan Yousafzai Bangash",

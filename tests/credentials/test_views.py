@@ -13,8 +13,9 @@ from PIL import Image, ImageFile
 from pypdf import PdfReader
 
 from rahdari.accounts.roles import Role
+from rahdari.core import qr
 from rahdari.core.models import AuditEntry
-from rahdari.credentials import cwt, qr, services
+from rahdari.credentials import cwt, services
 from rahdari.credentials.models import CardBatch, Credential
 from rahdari.identity.models import Person
 

@@ -16,8 +16,8 @@ from django.utils import timezone, translation
 
 from rahdari.accounts.models import User
 from rahdari.accounts.roles import Role
+from rahdari.core import qr
 from rahdari.core.models import AuditEntry, OutboundMessage
-from rahdari.credentials import qr
 from rahdari.credentials import services as credentials
 from rahdari.credentials.models import Credential
 from rahdari.credentials.selectors import REASON_TEXTS

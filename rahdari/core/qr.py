@@ -1,4 +1,4 @@
-"""QR images: drawing the credential (PNG, SVG) and reading it back from a photo.
+"""QR images: drawing a QR (PNG, SVG) — credentials, ledger receipts — and reading it back.
 
 zxing-cpp does both: it encodes about ten times faster than segno with automatic
 mask selection (benchmarks/credentials.py) and its reader copes with phone photos
