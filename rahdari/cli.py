@@ -2,7 +2,7 @@
 
 demo, serve, worker, seed, audit verify, keys list|rotate, backup, restore, totp-code,
 identity ..., registry import, credential issue|verify|revoke|keys|status-export|issue-district|cards,
-and `manage ...` for any Django management command.
+ledger sth|proof|verify, and `manage ...` for any Django management command.
 """
 
 from __future__ import annotations
@@ -397,6 +397,88 @@ def cmd_credential(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ledger(args: argparse.Namespace) -> int:
+    if args.action == "verify":
+        # Independent by design: reads only the public API of the log at --url, never the
+        # local database, so anyone can run it against any Rahdari log.
+        from rahdari.ledger.verify import verify_log
+
+        if not args.url:
+            console.print("[bold red]Give the log's address:[/] --url https://…")
+            return 2
+        report = verify_log(args.url)
+        print(json.dumps(report.as_json(), indent=2))
+        return 0 if report.ok else 1
+    _setup()
+    from rahdari.ledger import entries, merkle, selectors, services
+
+    if args.action == "sth":
+        head = services.ledger_publish() if args.publish else None
+        head = head or selectors.latest_tree_head()
+        if head is None:
+            console.print("The log is empty: no tree head yet.")
+            return 1
+        print(json.dumps(selectors.head_value(head).as_json(), indent=2))
+        return 0
+    latest = selectors.latest_tree_head()
+    if latest is None:
+        console.print("The log is empty: no tree head yet.")
+        return 1
+    size = args.tree_size or latest.tree_size
+    if args.first is not None:
+        proof = selectors.consistency_proof(first=args.first, second=size)
+        head = selectors.tree_head_at(size)
+        old = selectors.tree_head_at(args.first)
+        checked = bool(
+            head
+            and old
+            and merkle.verify_consistency(
+                args.first, size, bytes(old.root_hash), bytes(head.root_hash), proof
+            )
+        )
+        print(
+            json.dumps(
+                {
+                    "first": args.first,
+                    "second": size,
+                    "consistency": [entries.b64(h) for h in proof],
+                    "checked_against_published_heads": checked,
+                },
+                indent=2,
+            )
+        )
+        return 0
+    if args.leaf_hash:
+        index = selectors.entry_index(entries.unb64(args.leaf_hash))
+    elif args.index is not None:
+        index = args.index
+    else:
+        console.print("[bold red]Say which entry:[/] --index N or --leaf-hash BASE64")
+        return 2
+    proof = selectors.inclusion_proof(index=index, tree_size=size)
+    body = selectors.entries_range(start=index, end=index + 1)[0][1]
+    head = selectors.tree_head_at(size)
+    leaf = merkle.leaf_hash(body)
+    print(
+        json.dumps(
+            {
+                "leaf_index": index,
+                "tree_size": size,
+                "entry": body.decode(),
+                "leaf_hash": entries.b64(leaf),
+                "audit_path": [entries.b64(h) for h in proof],
+                "tree_head": selectors.head_value(head).as_json() if head else None,
+                "verified": bool(
+                    head
+                    and merkle.verify_inclusion(leaf, index, size, proof, bytes(head.root_hash))
+                ),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _setup()
     from django.core.management import execute_from_command_line
@@ -500,6 +582,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--district", help="issue-district, cards: the district's name")
     p.add_argument("--language", default="ur", choices=["ur", "ps", "en"])
     p.set_defaults(func=cmd_credential)
+
+    p = sub.add_parser("ledger", help="public ledger: tree head, proofs, independent verification")
+    p.add_argument("action", choices=["sth", "proof", "verify"])
+    p.add_argument("--url", help="verify: the log's public address, e.g. https://rahdari.kp.gov.pk")
+    p.add_argument("--publish", action="store_true", help="sth: sequence and sign what waits")
+    p.add_argument("--index", type=int, help="proof: the entry's leaf index")
+    p.add_argument("--leaf-hash", help="proof: the entry's leaf hash (base64)")
+    p.add_argument("--tree-size", type=int, help="proof: a published size (default: latest)")
+    p.add_argument("--first", type=int, help="proof: consistency from this size to --tree-size")
+    p.set_defaults(func=cmd_ledger)
 
     p = sub.add_parser("manage", help="run a Django management command")
     p.add_argument("rest", nargs=argparse.REMAINDER)

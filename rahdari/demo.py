@@ -553,7 +553,16 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
     _ensure_programs()
     _ensure_credentials()
     _ensure_gateway()
+    _ensure_ledger()
     return logins
+
+
+def _ensure_ledger() -> None:
+    """Sequence what the demo's approvals put in the public ledger and sign a tree head,
+    so /ledger/ shows a signed log at once (the worker does this every minute too)."""
+    from rahdari.ledger.services import ledger_publish
+
+    ledger_publish()
 
 
 def current_totp(username: str) -> str | None:
@@ -588,6 +597,11 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
         "program.mardan approves them (four eyes); the disability allowance's run and a "
         "cut-off change wait for approval; an appeal waits at /programs/appeals/. Anyone "
         "can check their likely eligibility at /eligibility/ (no login)."
+    )
+    console.print(
+        "Public ledger at /ledger/ (no login): the approved enrolments' totals per district, "
+        "signed tree heads and proofs; check it independently with "
+        "`rahdari ledger verify --url http://127.0.0.1:8000`, and a receipt at /ledger/verify/."
     )
     console.print(
         "QR ID: citizens see theirs under My QR ID; anyone can check one at /credentials/verify/ "

@@ -38,15 +38,23 @@ def _audit_guards(request: pytest.FixtureRequest) -> Iterator[None]:
     request.getfixturevalue("_django_db_helper")
     from django.db import connection
 
-    from rahdari.core.dbguards import install_audit_guards, remove_audit_guards
+    from rahdari.core.dbguards import (
+        install_append_only,
+        install_audit_guards,
+        remove_append_only,
+        remove_audit_guards,
+    )
+    from rahdari.ledger.models import APPEND_ONLY_TABLES
 
     install_audit_guards(connection)
+    install_append_only(connection, APPEND_ONLY_TABLES)
     yield
     transactional = "transactional_db" in request.fixturenames or (
         marker is not None and marker.kwargs.get("transaction")
     )
     if transactional:
         remove_audit_guards(connection)
+        remove_append_only(connection, APPEND_ONLY_TABLES)
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +68,8 @@ def _fast_settings(settings: Any) -> None:
     settings.RAHDARI_HOT_CACHE_SECONDS = 0
     settings.RAHDARI_VERIFIER_RECHECK_SECONDS = 0
     settings.RAHDARI_AUDIT_CHAIN_INTERVAL_SECONDS = 0  # chained at every commit
+    settings.RAHDARI_LEDGER_INTEGRATE_INTERVAL_SECONDS = 0  # sequenced at every commit
+    settings.RAHDARI_LEDGER_STH_INTERVAL_SECONDS = 0
     cache.clear()  # rate-limit counters start at zero in every test
 
 

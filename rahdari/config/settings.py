@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "rahdari.registry",
     "rahdari.programs",
     "rahdari.credentials",
+    "rahdari.ledger",
     "oauth2_provider",
     "rahdari.gateway",
 ]
@@ -349,6 +350,14 @@ RAHDARI_VERIFIER_RECHECK_SECONDS = env.float("RAHDARI_VERIFIER_RECHECK_SECONDS",
 RAHDARI_AUDIT_CHAIN_INTERVAL_SECONDS = env.float(
     "RAHDARI_AUDIT_CHAIN_INTERVAL_SECONDS", default=0.25
 )
+# The public ledger: a process that submitted entries sequences them into the tree after
+# its commit at most this often (the worker does it every minute regardless), and signs
+# a new tree head when the last one is older than RAHDARI_LEDGER_STH_INTERVAL_SECONDS.
+RAHDARI_LEDGER_INTEGRATE_INTERVAL_SECONDS = env.float(
+    "RAHDARI_LEDGER_INTEGRATE_INTERVAL_SECONDS", default=1.0
+)
+RAHDARI_LEDGER_STH_INTERVAL_SECONDS = env.float("RAHDARI_LEDGER_STH_INTERVAL_SECONDS", default=10)
+RAHDARI_LEDGER_ORIGIN = env.str("RAHDARI_LEDGER_ORIGIN", default="rahdari.kp.gov.pk/ledger")
 RAHDARI_CARD_BATCH_SIZE = env.int("RAHDARI_CARD_BATCH_SIZE", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 

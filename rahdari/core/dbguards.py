@@ -81,3 +81,50 @@ def remove_audit_guards(connection: Any) -> None:
     with connection.cursor() as cursor:
         for statement in _statements(connection.vendor, False):
             cursor.execute(statement)
+
+
+def _append_only_statements(vendor: str, table: str, install: bool) -> list[str]:
+    message = f"{table} is append-only"
+    if vendor == "postgresql":
+        if not install:
+            return [
+                f"DROP TRIGGER IF EXISTS {table}_no_change ON {table}",
+                f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}",
+            ]
+        return [
+            f"""CREATE OR REPLACE FUNCTION {table}_append_only() RETURNS trigger AS $$
+               BEGIN RAISE EXCEPTION '{message}'; END;
+               $$ LANGUAGE plpgsql""",
+            f"""CREATE OR REPLACE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE
+               ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_append_only()""",
+            f"""CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE
+               ON {table} FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()""",
+        ]
+    if vendor == "sqlite":
+        if not install:
+            return [
+                f"DROP TRIGGER IF EXISTS {table}_no_update",
+                f"DROP TRIGGER IF EXISTS {table}_no_delete",
+            ]
+        return [
+            f"""CREATE TRIGGER IF NOT EXISTS {table}_no_{verb.lower()} BEFORE {verb} ON {table}
+               BEGIN SELECT RAISE(ABORT, '{message}'); END"""
+            for verb in ("UPDATE", "DELETE")
+        ]
+    return []
+
+
+def install_append_only(connection: Any, tables: list[str]) -> None:
+    """Make whole tables refuse UPDATE, DELETE (and TRUNCATE) from any client."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            for statement in _append_only_statements(connection.vendor, table, True):
+                cursor.execute(statement)
+
+
+def remove_append_only(connection: Any, tables: list[str]) -> None:
+    """Only for emptying a whole test or restore database; never in normal operation."""
+    with connection.cursor() as cursor:
+        for table in tables:
+            for statement in _append_only_statements(connection.vendor, table, False):
+                cursor.execute(statement)

@@ -41,6 +41,10 @@ def _check_hashes(values: Iterable[object], what: str) -> None:
             raise ValueError(f"{what}[{position}] must be {HASH_SIZE} bytes")
 
 
+def _valid_size(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _split_point(n: int) -> int:
     """The largest power of two strictly smaller than n (n >= 2)."""
     return 1 << ((n - 1).bit_length() - 1)
@@ -86,24 +90,94 @@ def root_hash(leaf_hashes: Sequence[bytes]) -> bytes:
     return subtree_hash(leaf_hashes, 0, len(leaf_hashes))
 
 
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [start, end) whose hashes make PATH(index, D[size]), leaf first.
+
+    Every range starts on a multiple of a power of two at least its length, so it is
+    one perfect subtree or a run of them (:func:`perfect_subtrees`); a store that keeps
+    those hashes answers any proof for any past size without recomputing the tree.
+    """
+    if not (_valid_size(index) and _valid_size(size) and index < size):
+        raise ValueError(f"index {index} is outside a tree of {size}")
+    ranges: list[tuple[int, int]] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split_point(end - start)
+        if index - start < k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+    ranges.reverse()
+    return ranges
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose hashes make PROOF(old_size, D[new_size]) (RFC 9162 §2.1.4.1).
+
+    Defined for 0 < old_size <= new_size; equal sizes need no proof (no ranges).
+    """
+    if not (_valid_size(old_size) and _valid_size(new_size) and 0 < old_size <= new_size):
+        raise ValueError(f"old size {old_size} must be in 1..{new_size}")
+    ranges: list[tuple[int, int]] = []
+    start, end, m, whole = 0, new_size, old_size, True
+    while m != end - start:
+        k = _split_point(end - start)
+        if m <= k:
+            ranges.append((start + k, end))
+            end = start + k
+        else:
+            ranges.append((start, start + k))
+            start += k
+            m -= k
+            whole = False
+    if not whole:
+        ranges.append((start, end))
+    ranges.reverse()
+    return ranges
+
+
+def perfect_subtrees(start: int, end: int) -> list[tuple[int, int]]:
+    """The perfect subtrees, as (level, index), that make up leaves [start, end), left first.
+
+    ``(level, index)`` is the subtree over leaves [index << level, (index + 1) << level).
+    ``start`` must be a multiple of a power of two at least ``end - start`` (true of every
+    range of a proof, and of [0, size)); the range's hash is then
+    :func:`fold_subtrees` of these subtrees' hashes.
+    """
+    if not (_valid_size(start) and _valid_size(end) and start < end):
+        raise ValueError(f"[{start}, {end}) is not a non-empty range")
+    length = end - start
+    if start and start & -start < length:
+        raise ValueError(f"[{start}, {end}) is not aligned to a subtree boundary")
+    subtrees: list[tuple[int, int]] = []
+    position = start
+    for level in range(length.bit_length() - 1, -1, -1):
+        if length >> level & 1:
+            subtrees.append((level, position >> level))
+            position += 1 << level
+    return subtrees
+
+
+def fold_subtrees(hashes: Sequence[bytes]) -> bytes:
+    """The hash of a range from its perfect subtrees' hashes (left first): the right
+    border of an RFC 9162 tree folds from the right, smallest subtree deepest."""
+    if not hashes:
+        raise ValueError("a range has at least one subtree")
+    r = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        r = _node(h, r)
+    return r
+
+
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
     """PATH(index, D[n]) of RFC 9162 §2.1.3.1, ordered from the leaf up."""
     size = len(leaf_hashes)
     if not 0 <= index < size:
         raise ValueError(f"index {index} is outside a tree of {size}")
     _check_hashes(leaf_hashes, "leaf_hashes")
-    path: list[bytes] = []
-    start, end = 0, size
-    while end - start > 1:
-        k = _split_point(end - start)
-        if index - start < k:
-            path.append(_mth(leaf_hashes, start + k, end))
-            end = start + k
-        else:
-            path.append(_mth(leaf_hashes, start, start + k))
-            start += k
-    path.reverse()
-    return path
+    return [_mth(leaf_hashes, start, end) for start, end in inclusion_ranges(index, size)]
 
 
 def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes]:
@@ -115,26 +189,7 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes
     if not 0 < old_size <= size:
         raise ValueError(f"old size {old_size} must be in 1..{size}")
     _check_hashes(leaf_hashes, "leaf_hashes")
-    proof: list[bytes] = []
-    start, end, m, whole = 0, size, old_size, True
-    while m != end - start:
-        k = _split_point(end - start)
-        if m <= k:
-            proof.append(_mth(leaf_hashes, start + k, end))
-            end = start + k
-        else:
-            proof.append(_mth(leaf_hashes, start, start + k))
-            start += k
-            m -= k
-            whole = False
-    if not whole:
-        proof.append(_mth(leaf_hashes, start, end))
-    proof.reverse()
-    return proof
-
-
-def _valid_size(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return [_mth(leaf_hashes, start, end) for start, end in consistency_ranges(old_size, size)]
 
 
 def verify_inclusion(
@@ -256,13 +311,27 @@ class CompactRange:
         for h in leaf_hashes:
             self.append(h)
 
+    def extend_with_nodes(self, leaf_hashes: Iterable[bytes]) -> list[tuple[int, int, bytes]]:
+        """Append leaves; return every perfect subtree above the leaves that they
+        complete, as (level, index, hash) with level >= 1 — what a store keeps so that
+        any later proof reads O(log n) stored hashes."""
+        nodes: list[tuple[int, int, bytes]] = []
+        hashes, size = self._hashes, self._size
+        for leaf in leaf_hashes:
+            _check_hash(leaf, "leaf_hash")
+            node, rest, level = leaf, size, 0
+            while rest & 1:
+                node = _node(hashes.pop(), node)
+                rest >>= 1
+                level += 1
+                nodes.append((level, size >> level, node))
+            hashes.append(node)
+            size += 1
+        self._size = size
+        return nodes
+
     def root(self) -> bytes:
-        if not self._hashes:
-            return EMPTY_ROOT
-        r = self._hashes[-1]
-        for h in reversed(self._hashes[:-1]):
-            r = _node(h, r)
-        return r
+        return fold_subtrees(self._hashes) if self._hashes else EMPTY_ROOT
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CompactRange):

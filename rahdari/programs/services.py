@@ -32,6 +32,7 @@ from rahdari.core.jobs import JobContext, job_create, job_kind
 from rahdari.core.keyring import keyring
 from rahdari.core.models import Job
 from rahdari.core.notifications import notification_send, register_templates
+from rahdari.ledger.services import ledger_submit
 from rahdari.programs import pmt
 from rahdari.programs.definition import (
     SEEDED_PROGRAMS,
@@ -570,6 +571,7 @@ def targeting_run_decide(
         if approve:
             changes |= _enrol(live)
             job_create(kind="programs.notify", params={"run": str(live.pk)}, actor=actor)
+            _publish_enrolment(live)
         audit_record(
             actor=actor,
             action="programs.run_approved" if approve else "programs.run_rejected",
@@ -577,6 +579,25 @@ def targeting_run_decide(
             changes=changes,
         )
     return live
+
+
+def _publish_enrolment(run: TargetingRun) -> None:
+    """The public ledger's record of an approved enrolment: per district, how many are
+    enrolled and the rupees committed each period — totals only, nobody's name."""
+    by_district = (run.summary or {}).get("by_district", {})
+    ledger_submit(
+        kind="programs.enrolment_approved",
+        fields={
+            "program": run.program.code,
+            "run": str(run.pk),
+            "period": definition_of(run.version).period,
+            "totals": [
+                {"district": district, "count": row["eligible"], "amount": row["benefit"]}
+                for district, row in sorted(by_district.items())
+                if row["eligible"]
+            ],
+        },
+    )
 
 
 def _enrol(run: TargetingRun) -> dict[str, int]:

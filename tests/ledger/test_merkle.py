@@ -15,9 +15,13 @@ from rahdari.ledger.merkle import (
     EMPTY_ROOT,
     CompactRange,
     consistency_proof,
+    consistency_ranges,
+    fold_subtrees,
     inclusion_proof,
+    inclusion_ranges,
     leaf_hash,
     node_hash,
+    perfect_subtrees,
     root_hash,
     subtree_hash,
     verify_consistency,
@@ -286,3 +290,50 @@ def test_compact_range_holds_the_perfect_subtrees(tree: tuple[int, bytes], data:
             spans.append(subtree_hash(hashes, start, start + (1 << bit)))
             start += 1 << bit
     assert compact.hashes == spans
+
+
+@settings(max_examples=40, deadline=None)
+@given(tree=trees, data=st.data())
+def test_stored_subtrees_answer_every_proof(tree: tuple[int, bytes], data: Any) -> None:
+    """What the ledger stores — leaves and the nodes extend_with_nodes reports — answers
+    any proof for any past size through the ranges and their perfect subtrees."""
+    n, salt = tree
+    hashes = _tree(n, salt)
+    split = data.draw(st.integers(0, n))
+    compact = CompactRange()
+    nodes = compact.extend_with_nodes(hashes[:split]) + compact.extend_with_nodes(hashes[split:])
+    assert compact.root() == root_hash(hashes)
+    stored = {(0, i): h for i, h in enumerate(hashes)}
+    for level, index, digest in nodes:
+        assert level >= 1 and (level, index) not in stored
+        assert digest == subtree_hash(hashes, index << level, (index + 1) << level)
+        stored[(level, index)] = digest
+    assert len(nodes) == n - n.bit_count()
+    if n == 0:
+        return
+
+    def stored_range(start: int, end: int) -> bytes:
+        return fold_subtrees([stored[p] for p in perfect_subtrees(start, end)])
+
+    size = data.draw(st.integers(1, n))
+    assert stored_range(0, size) == root_hash(hashes[:size])
+    index = data.draw(st.integers(0, size - 1))
+    path = [stored_range(a, b) for a, b in inclusion_ranges(index, size)]
+    assert path == inclusion_proof(hashes[:size], index)
+    old = data.draw(st.integers(1, size))
+    proof = [stored_range(a, b) for a, b in consistency_ranges(old, size)]
+    assert proof == consistency_proof(hashes[:size], old)
+
+
+def test_perfect_subtrees_need_an_aligned_range() -> None:
+    assert perfect_subtrees(0, 13) == [(3, 0), (2, 2), (0, 12)]
+    assert perfect_subtrees(8, 13) == [(2, 2), (0, 12)]
+    for start, end in ((3, 5), (0, 0), (5, 4), (-1, 3)):
+        with pytest.raises(ValueError):
+            perfect_subtrees(start, end)
+    with pytest.raises(ValueError):
+        fold_subtrees([])
+    with pytest.raises(ValueError):
+        inclusion_ranges(3, 3)
+    with pytest.raises(ValueError):
+        consistency_ranges(0, 3)

@@ -15,6 +15,9 @@ from rahdari.accounts.roles import Role
 from rahdari.core.errors import ApplicationError, Conflict, Forbidden
 from rahdari.core.jobs import job_run
 from rahdari.core.models import AuditEntry, Job
+from rahdari.ledger import entries
+from rahdari.ledger.models import LogEntry
+from rahdari.ledger.services import ledger_integrate
 from rahdari.programs import pmt, services
 from rahdari.programs.models import (
     Appeal,
@@ -190,6 +193,13 @@ def test_approval_enrols_and_a_later_run_gives_exit_notice(
     services.targeting_run_decide(run=run, approve=True, actor=checker)
     beneficiary = Beneficiary.objects.get(program=program, household=household)
     assert beneficiary.status == "active" and beneficiary.benefit == 13_500
+    # The public ledger records the enrolment as totals per district, nobody's name.
+    ledger_integrate()
+    body = LogEntry.objects.get(kind="programs.enrolment_approved").body
+    entry = entries.decode_entry(bytes(body))
+    assert entry["program"] == "cash-transfer" and entry["run"] == str(run.pk)
+    assert entry["period"] == "quarter"
+    assert entry["totals"] == [{"district": household.district.name, "count": 1, "amount": 13_500}]
 
     registry_services.survey_answers_update(
         household=household, changes=RICH, source="officer_update", actor=None, reason="resurvey"

@@ -1,0 +1,265 @@
+"""Writing the public log: submit entries, sequence them into the tree, sign tree heads.
+
+An app submits entries in the same transaction as the change they record (a payment
+marked paid and its "payments.paid" entry commit together or not at all). Submitting
+takes no lock. Sequencing — giving queued entries their leaf index, storing the new
+perfect subtrees and the derived totals — runs after the commit under one lock, so the
+tree never forks; it takes every entry waiting, in batches, so a million payments cost
+a few dozen transactions, not a million. The worker sequences and signs a tree head
+every minute in any case.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from rahdari.core.audit import audit_record
+from rahdari.ledger import entries, merkle
+from rahdari.ledger.models import LedgerKey, PendingEntry, SignedTreeHead
+from rahdari.ledger.selectors import compact_range, tree_size
+
+logger = logging.getLogger(__name__)
+
+INTEGRATE_BATCH = 50_000
+_ADVISORY_LOCK_ID = 0x4C454447  # "LEDG": one sequencer at a time (PostgreSQL)
+_last_integrated = [0.0]
+_signers: dict[str, Ed25519PrivateKey] = {}
+_signers_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry to submit: its kind, its fields, and — for an entry about one
+    beneficiary — their Rahdari number, which only enters the log as a commitment."""
+
+    kind: str
+    fields: Mapping[str, Any]
+    beneficiary: str | None = None
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """A queued entry: its leaf hash finds it in the log once sequenced; ``salt`` (kept
+    private by the submitting app, e.g. encrypted on the payment) goes on the receipt."""
+
+    leaf_hash: bytes
+    entry_id: str
+    salt: bytes | None
+
+
+def ledger_submit(
+    *, kind: str, fields: Mapping[str, Any], beneficiary: str | None = None
+) -> Submitted:
+    """Queue one entry in the caller's transaction; sequenced after the commit."""
+    return ledger_submit_many(events=[Event(kind, fields, beneficiary)])[0]
+
+
+def ledger_submit_many(*, events: Sequence[Event]) -> list[Submitted]:
+    """Queue entries in the caller's transaction (one multi-row insert, no lock).
+
+    Raises ``entries.EntryError`` for an entry the log's schema refuses — a programming
+    error, never the public's input.
+    """
+    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    submitted: list[Submitted] = []
+    rows: list[tuple[bytes, bytes]] = []
+    for event in events:
+        fields = dict(event.fields)
+        salt = None
+        if event.beneficiary is not None:
+            salt = secrets.token_bytes(entries.SALT_SIZE)
+            fields["beneficiary"] = entries.commitment(event.beneficiary, salt)
+        entry_id = secrets.token_hex(16)
+        body = entries.encode_entry(
+            {"v": entries.ENTRY_VERSION, "id": entry_id, "kind": event.kind, "at": at, **fields}
+        )
+        leaf = merkle.leaf_hash(body)
+        rows.append((leaf, body))
+        submitted.append(Submitted(leaf_hash=leaf, entry_id=entry_id, salt=salt))
+    if rows:
+        table = PendingEntry._meta.db_table
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {table} (leaf_hash, body, submitted_at) VALUES (%s, %s, %s)",  # noqa: S608
+                [(leaf, body, now) for leaf, body in rows],
+            )
+        transaction.on_commit(_integrate_after_commit)
+    return submitted
+
+
+def _integrate_after_commit() -> None:
+    # Throttled per process: under load one sequencing takes the entries of many commits.
+    now = time.monotonic()
+    if now - _last_integrated[0] < settings.RAHDARI_LEDGER_INTEGRATE_INTERVAL_SECONDS:
+        return
+    _last_integrated[0] = now
+    try:
+        ledger_publish(wait=False, force_sign=False)
+    except DatabaseError:
+        logger.exception("ledger entries left for the next sequencing")
+
+
+def _lock(cursor: Any, *, wait: bool) -> bool:
+    """Take the sequencer's lock for this transaction. SQLite's transactions already
+    begin IMMEDIATE (one writer); PostgreSQL takes an advisory lock."""
+    if connection.vendor != "postgresql":
+        return True
+    if wait:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
+        return True
+    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_ADVISORY_LOCK_ID])
+    return bool(cursor.fetchone()[0])
+
+
+def ledger_integrate(*, wait: bool = True, batch: int = INTEGRATE_BATCH) -> int:
+    """Sequence every committed waiting entry into the tree, oldest first, ``batch`` per
+    transaction; returns how many. With ``wait=False`` it returns 0 at once if another
+    process is sequencing. A crash rolls back the batch, which stays queued."""
+    integrated = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if not _lock(cursor, wait=wait):
+                return integrated
+            cursor.execute(
+                f"SELECT id, leaf_hash, body FROM {PendingEntry._meta.db_table} "  # noqa: S608
+                "ORDER BY id LIMIT %s",
+                [batch],
+            )
+            waiting = cursor.fetchall()
+            if not waiting:
+                return integrated
+            _append(cursor, waiting)
+            integrated += len(waiting)
+        if len(waiting) < batch:
+            return integrated
+
+
+def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
+    size = tree_size()
+    tree = compact_range(size)
+    leaves = [bytes(row[1]) for row in waiting]
+    nodes = tree.extend_with_nodes(leaves)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    entry_rows = []
+    sums: dict[tuple[str, str, str, str], list[int]] = {}
+    for offset, (_, leaf, body) in enumerate(waiting):
+        body = bytes(body)
+        entry = json.loads(body.decode())
+        entry_rows.append((size + offset, bytes(leaf), body, entry["kind"], now))
+        for (program, cycle, district), kind, count, amount in entries.entry_totals(entry):
+            total = sums.setdefault((program, cycle, district, kind), [0, 0])
+            total[0] += count
+            total[1] += amount
+    node_rows = [(level << 48 | index, digest) for level, index, digest in nodes]
+    _insert(
+        cursor, "ledger_logentry", "(leaf_index, leaf_hash, body, kind, integrated_at)", entry_rows
+    )
+    _insert(cursor, "ledger_treenode", "(id, hash)", node_rows)
+    first, last = waiting[0][0], waiting[-1][0]
+    cursor.execute("DELETE FROM ledger_pendingentry WHERE id >= %s AND id <= %s", [first, last])
+    if cursor.rowcount != len(waiting):  # only ours are visible between the two ids
+        raise DatabaseError("the pending entries changed while they were sequenced")
+    cursor.executemany(
+        "INSERT INTO ledger_districttotal (program, cycle, district, kind, count, amount) "
+        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (program, cycle, district, kind) "
+        "DO UPDATE SET count = ledger_districttotal.count + excluded.count, "
+        "amount = ledger_districttotal.amount + excluded.amount",
+        [(*key, count, amount) for key, (count, amount) in sums.items()],
+    )
+
+
+def _insert(cursor: Any, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        with cursor.cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join(["%s"] * len(rows[0]))
+    cursor.executemany(f"INSERT INTO {table} {columns} VALUES ({marks})", rows)  # noqa: S608
+
+
+def ledger_key() -> LedgerKey:
+    """The active tree-head signing key; the first call on a new installation creates it."""
+    key = LedgerKey.objects.filter(status=LedgerKey.Status.ACTIVE).first()
+    if key is not None:
+        return key
+    with transaction.atomic():
+        key = LedgerKey.objects.select_for_update().filter(status="active").first()
+        if key is None:
+            seed = secrets.token_bytes(32)
+            public = (
+                Ed25519PrivateKey.from_private_bytes(seed)
+                .public_key()
+                .public_bytes(Encoding.Raw, PublicFormat.Raw)
+            )
+            key = LedgerKey.objects.create(
+                key_id=entries.key_id(public),
+                public_key=public,
+                seed=base64.b64encode(seed).decode("ascii"),
+            )
+            audit_record(
+                actor=None,
+                action="ledger.key_created",
+                subject=("ledger.ledgerkey", key.key_id),
+                changes={"key_id": key.key_id},
+            )
+    return key
+
+
+def _signer(key: LedgerKey) -> Ed25519PrivateKey:
+    with _signers_lock:
+        signer = _signers.get(key.key_id)
+        if signer is None:
+            signer = Ed25519PrivateKey.from_private_bytes(base64.b64decode(key.seed))
+            _signers[key.key_id] = signer
+        return signer
+
+
+def tree_head_sign(*, force: bool = True, wait: bool = True) -> SignedTreeHead | None:
+    """Sign the tree as it stands, if it grew since the last head (and, unless ``force``,
+    the last head is older than RAHDARI_LEDGER_STH_INTERVAL_SECONDS). Returns the new
+    head, or None when there is nothing new to sign."""
+    key = ledger_key()
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not _lock(cursor, wait=wait):
+            return None
+        size = tree_size()
+        last = SignedTreeHead.objects.order_by("-tree_size").first()
+        if size == 0 or (last is not None and last.tree_size >= size):
+            return None
+        now_ms = int(time.time() * 1000)
+        if last is not None:
+            interval_ms = settings.RAHDARI_LEDGER_STH_INTERVAL_SECONDS * 1000
+            if not force and now_ms - last.timestamp_ms < interval_ms:
+                return None
+            now_ms = max(now_ms, last.timestamp_ms + 1)  # heads never go back in time
+        root = compact_range(size).root()
+        signature = _signer(key).sign(entries.tree_head_message(size, now_ms, root))
+        return SignedTreeHead.objects.create(
+            tree_size=size, timestamp_ms=now_ms, root_hash=root, signature=signature, key=key
+        )
+
+
+def ledger_publish(*, wait: bool = True, force_sign: bool = True) -> SignedTreeHead | None:
+    """Sequence what is waiting, then sign a new tree head if the tree grew (the worker
+    calls this every minute; a process that submitted calls it after its commit)."""
+    ledger_integrate(wait=wait)
+    return tree_head_sign(force=force_sign, wait=wait)
