@@ -26,8 +26,12 @@ class PendingEntry(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    leaf_hash = models.BinaryField(max_length=32, unique=True)
+    leaf_hash = models.BinaryField(max_length=32)
     body = models.BinaryField()
+    kind = models.CharField(max_length=40)
+    # What the entry adds to the district totals, worked out when it was submitted:
+    # one line per row, tab-separated program, cycle, district, count, amount.
+    totals = models.TextField()
     submitted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -40,18 +44,21 @@ class PendingEntry(models.Model):
 class LogEntry(models.Model):
     """Leaf ``leaf_index`` of the public tree, e.g. leaf 41,207: canonical JSON of one event.
 
-    ``leaf_hash`` is SHA-256(0x00 || body) as RFC 9162 defines it.
+    ``leaf_hash`` is SHA-256(0x00 || body) as RFC 9162 defines it; ``leaf_key`` (its
+    first 8 bytes as a signed integer) is what the index holds — a quarter of the
+    hash's size, so appending ten million leaves stays fast — and a look-up by hash
+    compares both.
     """
 
     leaf_index = models.BigIntegerField(primary_key=True)
-    leaf_hash = models.BinaryField(max_length=32, unique=True)
+    leaf_hash = models.BinaryField(max_length=32)
+    leaf_key = models.BigIntegerField(db_index=True)
     body = models.BinaryField()
     kind = models.CharField(max_length=40)
     integrated_at = models.DateTimeField()
 
     class Meta:
         ordering = ["leaf_index"]
-        indexes = [models.Index(fields=["kind", "leaf_index"], name="ledger_entry_kind")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(leaf_index__gte=0), name="ledger_index_natural"

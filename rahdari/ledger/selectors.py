@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from rahdari.core.errors import ApplicationError, NotFound
+from rahdari.core.hotcache import HotCache
 from rahdari.ledger import entries, merkle
 from rahdari.ledger.models import DistrictTotal, LedgerKey, LogEntry, SignedTreeHead
 
@@ -31,27 +32,34 @@ def tree_size() -> int:
 
 
 def subtree_hashes(subtrees: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """The stored hashes of perfect subtrees given as (level, index); level 0 is a leaf."""
+    """The stored hashes of perfect subtrees given as (level, index); level 0 is a leaf.
+    One query (one round trip) whatever the mix of levels."""
     subtrees = list(subtrees)
     leaves = sorted({index for level, index in subtrees if level == 0})
     nodes = sorted({level << _LEVEL_SHIFT | index for level, index in subtrees if level})
+    parts, params = [], []
+    if leaves:
+        marks = ", ".join(["%s"] * len(leaves))
+        parts.append(
+            f"SELECT 0, leaf_index, leaf_hash FROM ledger_logentry WHERE leaf_index IN ({marks})"  # noqa: S608
+        )
+        params += leaves
+    if nodes:
+        marks = ", ".join(["%s"] * len(nodes))
+        parts.append(f"SELECT 1, id, hash FROM ledger_treenode WHERE id IN ({marks})")  # noqa: S608
+        params += nodes
     found: dict[tuple[int, int], bytes] = {}
+    if not parts:
+        return found
+    mask = (1 << _LEVEL_SHIFT) - 1
     with connection.cursor() as cursor:
-        if leaves:
-            marks = ", ".join(["%s"] * len(leaves))
-            cursor.execute(
-                f"SELECT leaf_index, leaf_hash FROM ledger_logentry WHERE leaf_index IN ({marks})",  # noqa: S608
-                leaves,
-            )
-            found.update(((0, int(i)), bytes(h)) for i, h in cursor.fetchall())
-        if nodes:
-            marks = ", ".join(["%s"] * len(nodes))
-            cursor.execute(
-                f"SELECT id, hash FROM ledger_treenode WHERE id IN ({marks})",  # noqa: S608
-                nodes,
-            )
-            mask = (1 << _LEVEL_SHIFT) - 1
-            found.update(((int(i) >> _LEVEL_SHIFT, int(i) & mask), bytes(h)) for i, h in cursor)
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for is_node, position, digest in cursor.fetchall():
+            position = int(position)
+            if is_node:
+                found[(position >> _LEVEL_SHIFT, position & mask)] = bytes(digest)
+            else:
+                found[(0, position)] = bytes(digest)
     return found
 
 
@@ -83,9 +91,22 @@ def tree_head_at(size: int) -> SignedTreeHead | None:
     return SignedTreeHead.objects.select_related("key").filter(tree_size=size).first()
 
 
-def _published_size() -> int:
+_published: HotCache[int] = HotCache("ledger.published_size", maxsize=1)
+
+
+def _read_published_size() -> int:
     head = SignedTreeHead.objects.order_by("-tree_size").values_list("tree_size", flat=True)
     return head.first() or 0
+
+
+def _published_size(at_least: int = 0) -> int:
+    """The latest published tree size. Heads only grow, so a cached size that already
+    covers ``at_least`` is the right answer; a larger question reads it again."""
+    size = _published.get("size", _read_published_size)
+    if at_least > size:
+        _published.clear()
+        size = _published.get("size", _read_published_size)
+    return size
 
 
 def tree_heads(*, start: int = 0, limit: int = MAX_HEADS_PER_PAGE) -> list[SignedTreeHead]:
@@ -100,7 +121,7 @@ def tree_head_count() -> int:
 
 
 def _check_size(tree_size: int) -> None:
-    published = _published_size()
+    published = _published_size(tree_size)
     if not 0 < tree_size <= published:
         raise ApplicationError(
             _("Ask for a tree size between 1 and the latest published size (%(size)s).")
@@ -134,10 +155,17 @@ def consistency_proof(*, first: int, second: int) -> list[bytes]:
     return _range_hashes(merkle.consistency_ranges(first, second))
 
 
+def leaf_key(leaf_hash: bytes) -> int:
+    """The indexed 8-byte key of a leaf hash (its first 8 bytes, signed)."""
+    return int.from_bytes(leaf_hash[:8], "big", signed=True)
+
+
+def _by_hash(leaf_hash: bytes) -> Any:
+    return LogEntry.objects.filter(leaf_key=leaf_key(leaf_hash), leaf_hash=leaf_hash)
+
+
 def entry_index(leaf_hash: bytes) -> int:
-    index = (
-        LogEntry.objects.filter(leaf_hash=leaf_hash).values_list("leaf_index", flat=True).first()
-    )
+    index = _by_hash(leaf_hash).values_list("leaf_index", flat=True).first()
     if index is None:
         raise NotFound(_("No entry in the log has that leaf hash."), code="entry_not_found")
     return int(index)
@@ -145,6 +173,11 @@ def entry_index(leaf_hash: bytes) -> int:
 
 def entries_range(*, start: int, end: int) -> list[tuple[int, bytes]]:
     """(index, body) of the sequenced leaves in [start, end), at most one page."""
+    return [(index, body) for index, _leaf, body in entries_page(start=start, end=end)]
+
+
+def entries_page(*, start: int, end: int) -> list[tuple[int, bytes, bytes]]:
+    """(index, leaf hash, body) of the sequenced leaves in [start, end), at most a page."""
     if start < 0 or end <= start:
         raise ApplicationError(
             _("Ask for a range with start ≥ 0 and end > start."), code="bad_range"
@@ -152,11 +185,11 @@ def entries_range(*, start: int, end: int) -> list[tuple[int, bytes]]:
     end = min(end, start + MAX_ENTRIES_PER_PAGE)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT leaf_index, body FROM ledger_logentry "
+            "SELECT leaf_index, leaf_hash, body FROM ledger_logentry "
             "WHERE leaf_index >= %s AND leaf_index < %s ORDER BY leaf_index",
             [start, end],
         )
-        return [(int(i), bytes(b)) for i, b in cursor.fetchall()]
+        return [(int(i), bytes(h), bytes(b)) for i, h, b in cursor.fetchall()]
 
 
 def public_keys() -> list[LedgerKey]:
@@ -181,7 +214,7 @@ def head_value(head: SignedTreeHead) -> entries.TreeHead:
 def receipt(*, leaf_hash: bytes, salt: bytes | None) -> entries.Receipt | None:
     """A receipt for one entry under the latest head, or None while the entry waits to be
     sequenced and signed (seconds normally; at most a minute)."""
-    row = LogEntry.objects.filter(leaf_hash=leaf_hash).values_list("leaf_index", "body").first()
+    row = _by_hash(leaf_hash).values_list("leaf_index", "body").first()
     head = latest_tree_head()
     if row is None or head is None or head.tree_size <= row[0]:
         return None

@@ -12,7 +12,7 @@ every minute in any case.
 from __future__ import annotations
 
 import base64
-import json
+import hmac
 import logging
 import secrets
 import threading
@@ -29,6 +29,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from rahdari.core.audit import audit_record
+from rahdari.core.keyring import keyring
 from rahdari.ledger import entries, merkle
 from rahdari.ledger.models import LedgerKey, PendingEntry, SignedTreeHead
 from rahdari.ledger.selectors import compact_range, tree_size
@@ -54,12 +55,19 @@ class Event:
 
 @dataclass(frozen=True)
 class Submitted:
-    """A queued entry: its leaf hash finds it in the log once sequenced; ``salt`` (kept
-    private by the submitting app, e.g. encrypted on the payment) goes on the receipt."""
+    """A queued entry: its leaf hash finds it in the log once sequenced; ``salt`` goes on
+    the beneficiary's receipt (and ``entry_salt(entry_id)`` gives it again later)."""
 
     leaf_hash: bytes
     entry_id: str
     salt: bytes | None
+
+
+def entry_salt(entry_id: str) -> bytes:
+    """The private salt of an entry's commitment: HMAC of the entry's id under the key
+    ring's index key. Unguessable without that key (so the public cannot link entries to
+    Rahdari numbers), and nothing per entry to store: a receipt recomputes it."""
+    return hmac.new(keyring().index_key, b"ledger-salt\x00" + entry_id.encode(), "sha256").digest()
 
 
 def ledger_submit(
@@ -70,34 +78,38 @@ def ledger_submit(
 
 
 def ledger_submit_many(*, events: Sequence[Event]) -> list[Submitted]:
-    """Queue entries in the caller's transaction (one multi-row insert, no lock).
+    """Queue entries in the caller's transaction (COPY or one prepared insert, no lock).
 
     Raises ``entries.EntryError`` for an entry the log's schema refuses — a programming
     error, never the public's input.
     """
     at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     submitted: list[Submitted] = []
-    rows: list[tuple[bytes, bytes]] = []
+    rows: list[tuple[Any, ...]] = []
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
     for event in events:
         fields = dict(event.fields)
         salt = None
-        if event.beneficiary is not None:
-            salt = secrets.token_bytes(entries.SALT_SIZE)
-            fields["beneficiary"] = entries.commitment(event.beneficiary, salt)
         entry_id = secrets.token_hex(16)
-        body = entries.encode_entry(
-            {"v": entries.ENTRY_VERSION, "id": entry_id, "kind": event.kind, "at": at, **fields}
-        )
+        if event.beneficiary is not None:
+            salt = entry_salt(entry_id)
+            fields["beneficiary"] = entries.commitment(event.beneficiary, salt)
+        entry = {"v": entries.ENTRY_VERSION, "id": entry_id, "kind": event.kind, "at": at, **fields}
+        body = entries.encode_entry(entry)
         leaf = merkle.leaf_hash(body)
-        rows.append((leaf, body))
+        totals = "\n".join(
+            "\t".join([*key, kind, str(count), str(amount)])
+            for key, kind, count, amount in entries.entry_totals(entry)
+        )
+        rows.append((leaf, body, event.kind, totals, now))
         submitted.append(Submitted(leaf_hash=leaf, entry_id=entry_id, salt=salt))
     if rows:
-        table = PendingEntry._meta.db_table
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
         with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {table} (leaf_hash, body, submitted_at) VALUES (%s, %s, %s)",  # noqa: S608
-                [(leaf, body, now) for leaf, body in rows],
+            _insert(
+                cursor,
+                PendingEntry._meta.db_table,
+                "(leaf_hash, body, kind, totals, submitted_at)",
+                rows,
             )
         transaction.on_commit(_integrate_after_commit)
     return submitted
@@ -137,7 +149,7 @@ def ledger_integrate(*, wait: bool = True, batch: int = INTEGRATE_BATCH) -> int:
             if not _lock(cursor, wait=wait):
                 return integrated
             cursor.execute(
-                f"SELECT id, leaf_hash, body FROM {PendingEntry._meta.db_table} "  # noqa: S608
+                f"SELECT id, leaf_hash, body, kind, totals FROM {PendingEntry._meta.db_table} "  # noqa: S608
                 "ORDER BY id LIMIT %s",
                 [batch],
             )
@@ -157,18 +169,22 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
     nodes = tree.extend_with_nodes(leaves)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     entry_rows = []
-    sums: dict[tuple[str, str, str, str], list[int]] = {}
-    for offset, (_, leaf, body) in enumerate(waiting):
-        body = bytes(body)
-        entry = json.loads(body.decode())
-        entry_rows.append((size + offset, bytes(leaf), body, entry["kind"], now))
-        for (program, cycle, district), kind, count, amount in entries.entry_totals(entry):
-            total = sums.setdefault((program, cycle, district, kind), [0, 0])
-            total[0] += count
-            total[1] += amount
+    sums: dict[tuple[str, ...], list[int]] = {}
+    for offset, (_, leaf, body, kind, totals) in enumerate(waiting):
+        leaf = bytes(leaf)
+        key = int.from_bytes(leaf[:8], "big", signed=True)
+        entry_rows.append((size + offset, leaf, key, bytes(body), kind, now))
+        for line in totals.split("\n") if totals else ():
+            *names, count, amount = line.split("\t")
+            total = sums.setdefault(tuple(names), [0, 0])
+            total[0] += int(count)
+            total[1] += int(amount)
     node_rows = [(level << 48 | index, digest) for level, index, digest in nodes]
     _insert(
-        cursor, "ledger_logentry", "(leaf_index, leaf_hash, body, kind, integrated_at)", entry_rows
+        cursor,
+        "ledger_logentry",
+        "(leaf_index, leaf_hash, leaf_key, body, kind, integrated_at)",
+        entry_rows,
     )
     _insert(cursor, "ledger_treenode", "(id, hash)", node_rows)
     first, last = waiting[0][0], waiting[-1][0]
@@ -180,11 +196,12 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
         "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (program, cycle, district, kind) "
         "DO UPDATE SET count = ledger_districttotal.count + excluded.count, "
         "amount = ledger_districttotal.amount + excluded.amount",
-        [(*key, count, amount) for key, (count, amount) in sums.items()],
+        [(*names, count, amount) for names, (count, amount) in sums.items()],
     )
 
 
 def _insert(cursor: Any, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
+    """Many rows at once: COPY on PostgreSQL, one prepared statement on SQLite."""
     if not rows:
         return
     if connection.vendor == "postgresql":

@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 
 import pytest
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from rahdari.core.models import AuditEntry
 from rahdari.ledger import entries, merkle, selectors, services
@@ -225,13 +225,6 @@ def test_proofs_beyond_the_published_size_are_refused() -> None:
     assert bad_index.value.code == "bad_index"
     with pytest.raises(NotFound):
         selectors.entry_index(b"\x00" * 32)
-
-
-def test_the_same_leaf_twice_is_refused_by_the_database() -> None:
-    services.ledger_submit_many(events=[payment_event()])
-    body = bytes(PendingEntry.objects.get().body)
-    with pytest.raises(IntegrityError), transaction.atomic():
-        PendingEntry.objects.create(leaf_hash=merkle.leaf_hash(body), body=body)
 
 
 @pytest.mark.postgres_only
