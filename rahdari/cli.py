@@ -2,7 +2,7 @@
 
 demo, serve, worker, seed, audit verify, keys list|rotate, backup, restore, totp-code,
 identity ..., registry import, credential issue|verify|revoke|keys|status-export|issue-district|cards,
-ledger sth|proof|verify, and `manage ...` for any Django management command.
+ledger sth|proof|verify, payments export, and `manage ...` for any Django management command.
 """
 
 from __future__ import annotations
@@ -479,6 +479,23 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_payments(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.exceptions import ValidationError
+
+    from rahdari.payments import services
+    from rahdari.payments.models import PaymentCycle
+
+    try:
+        cycle = PaymentCycle.objects.select_related("program").get(pk=args.cycle)
+    except (PaymentCycle.DoesNotExist, ValidationError):
+        console.print(f"[bold red]No payment cycle {escape(args.cycle)}.[/]")
+        return 2
+    paths = services.cycle_export(cycle=cycle, out=Path(args.out))
+    print(json.dumps({"cycle": str(cycle.pk), "files": [str(p) for p in paths]}, indent=2))
+    return 0
+
+
 def cmd_manage(args: argparse.Namespace) -> int:
     _setup()
     from django.core.management import execute_from_command_line
@@ -592,6 +609,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tree-size", type=int, help="proof: a published size (default: latest)")
     p.add_argument("--first", type=int, help="proof: consistency from this size to --tree-size")
     p.set_defaults(func=cmd_ledger)
+
+    p = sub.add_parser("payments", help="payments: export a cycle's bank instruction files")
+    p.add_argument("action", choices=["export"])
+    p.add_argument("--cycle", required=True, help="the cycle's id (UUID)")
+    p.add_argument("--out", required=True, help="folder for the pain.001 files")
+    p.set_defaults(func=cmd_payments)
 
     p = sub.add_parser("manage", help="run a Django management command")
     p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -553,8 +553,119 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
     _ensure_programs()
     _ensure_credentials()
     _ensure_gateway()
+    _ensure_payments(seed)
     _ensure_ledger()
     return logins
+
+
+def _ensure_payments(seed: int) -> None:
+    """The providers' reference books; the cash transfer's payees enrolled (as an
+    enrolment drive would) and most of them with a bank account or wallet they confirmed
+    by SMS code; cycle 2026-Q4 prepared by program.peshawar, approved by
+    approver.finance with his authenticator, put into batches, and the bank files
+    written to var/payment-files/."""
+    import re
+
+    from django.test import override_settings
+    from phonenumbers import carrier, parse
+
+    from rahdari.accounts.models import User
+    from rahdari.core.jobs import job_run
+    from rahdari.core.keyring import blind_index
+    from rahdari.core.models import OutboundMessage
+    from rahdari.identity import services as identity
+    from rahdari.identity.models import Enrolment, Person
+    from rahdari.payments import services as payments
+    from rahdari.payments.models import PaymentCycle, ReferenceAccount
+    from rahdari.payments.providers import account_index
+    from rahdari.programs.models import Beneficiary, Program
+    from rahdari.registry.models import HouseholdMember
+    from rahdari.registry.selectors import household_payees
+
+    if PaymentCycle.objects.exists():
+        return
+    with override_settings(RAHDARI_PAYMENT_PROVIDER_LATENCY=0, RAHDARI_NID_LATENCY_MS=0):
+        payments.reference_accounts_load_synthetic(households=DEMO_HOUSEHOLDS, seed=seed)
+        program = Program.objects.get(code="cash-transfer")
+        households = list(
+            Beneficiary.objects.filter(program=program, member__isnull=True)
+            .order_by("household__number")
+            .values_list("household_id", flat=True)
+        )
+        # The payees that have not enrolled yet: the ever-married women the survey listed.
+        synthetic = {
+            blind_index("cnic", p["national_id"]): p
+            for p in _adults_with_phones(_batches(seed), with_details=True)
+        }
+        enrolled = set(Person.objects.values_list("national_id_index", flat=True))
+        waiting = HouseholdMember.objects.filter(
+            household_id__in=households,
+            person__isnull=True,
+            sex="F",
+            marital_status__in=["married", "widowed", "divorced"],
+        ).values_list("national_id_index", flat=True)
+        for index in waiting:
+            person = synthetic.get(index)
+            if person is None or index in enrolled:
+                continue
+            enrolled.add(index)
+            identity.person_enrol(
+                data=_person_data(person),
+                channel=Enrolment.Channel.IMPORT,
+                consent_purpose="Demo province: enrolment drive for the cash transfer",
+                consent_language="ur",
+                actor=None,
+            )
+        iban_of = {
+            blind_index("cnic", str(p["national_id"][i])): str(p["iban"][i])
+            for p in (b.persons for b in _batches(seed))
+            for i in range(len(p["person_id"]))
+            if p["iban"][i]
+        }
+        officer = User.objects.get(username="enrol.swat")
+        for n, person in enumerate(
+            Person.objects.filter(pk__in=household_payees(households).values(), status="active")
+        ):
+            iban = iban_of.get(person.national_id_index)
+            wallet = payments.WALLET_OF_OPERATOR.get(
+                carrier.name_for_number(parse(str(person.mobile)), "en"), ""
+            )
+            has_wallet = ReferenceAccount.objects.filter(
+                number_index=account_index("wallet", wallet, str(person.mobile))
+            ).exists()
+            if iban is None and (not has_wallet or n % 5 == 0):
+                continue  # no account yet: her payments are held until she has one
+            channel, number, provider = (
+                ("bank", iban, "") if iban else ("wallet", str(person.mobile), wallet)
+            )
+            account = payments.payment_account_request(
+                person=person, channel=channel, number=number, provider=provider, actor=officer
+            )
+            sms = (
+                OutboundMessage.objects.filter(
+                    recipient_index=blind_index("phone", str(person.mobile)),
+                    template="payments.account_code",
+                )
+                .order_by("-created_at")
+                .first()
+            )
+            code = re.search(r"\b(\d{6})\b", sms.text if sms else "")
+            if code:
+                payments.payment_account_confirm(account=account, code=code.group(1), actor=officer)
+        maker = User.objects.get(username="program.peshawar")
+        approver = User.objects.get(username="approver.finance")
+        cycle = payments.cycle_prepare(program=program, label="2026-Q4", actor=maker)
+        job_run(job_id=str(cycle.job_id))
+        cycle.refresh_from_db()
+        cycle = payments.cycle_decide(
+            cycle=cycle,
+            approve=True,
+            actor=approver,
+            totp=current_totp(approver.username) or "",
+            note="Control total checked against the budget release",
+        )
+        job_run(job_id=str(payments.batches_build(cycle=cycle, actor=maker).pk))
+        payments.cycle_export(cycle=cycle, out=settings.RAHDARI_PAYMENT_FILES_DIR / cycle.label)
 
 
 def _ensure_ledger() -> None:
@@ -602,6 +713,12 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
         "Public ledger at /ledger/ (no login): the approved enrolments' totals per district, "
         "signed tree heads and proofs; check it independently with "
         "`rahdari ledger verify --url http://127.0.0.1:8000`, and a receipt at /ledger/verify/."
+    )
+    console.print(
+        "Payments: cash transfer cycle 2026-Q4 was prepared by program.peshawar and approved "
+        "by approver.finance (with his authenticator); its bank files (ISO 20022 pain.001) "
+        f"are in {settings.RAHDARI_PAYMENT_FILES_DIR / '2026-Q4'}; "
+        "`rahdari payments export --cycle ID --out DIR` writes them again."
     )
     console.print(
         "QR ID: citizens see theirs under My QR ID; anyone can check one at /credentials/verify/ "

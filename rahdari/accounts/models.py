@@ -101,6 +101,7 @@ class LoginCode(models.Model):
     class Purpose(models.TextChoices):
         LOGIN = "login", _("log in")
         VERIFY_PHONE = "verify_phone", _("prove a mobile number")
+        CONFIRM_ACTION = "confirm_action", _("confirm a change (payment account, cash-out)")
 
     user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.CASCADE, related_name="login_codes"

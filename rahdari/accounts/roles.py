@@ -35,6 +35,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "accounts.issue_credentials",
             "registry.view_household_data",
             "registry.change_household_data",
+            "payments.manage_accounts",
         }
     ),
     # Program officers propose and approve rules and runs; the database refuses an
@@ -49,9 +50,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "programs.run_targeting",
             "programs.approve_targeting",
             "programs.review_appeals",
+            "payments.prepare_cycles",
+            "payments.view_payments",
         }
     ),
-    Role.PAYMENT_APPROVER: frozenset({"accounts.approve_payments"}),
+    # Payment approvers approve cycles that program officers prepared (with TOTP).
+    Role.PAYMENT_APPROVER: frozenset({"accounts.approve_payments", "payments.view_payments"}),
     Role.GRIEVANCE_OFFICER: frozenset(
         {
             "accounts.handle_grievances",

@@ -177,7 +177,14 @@ def _code_hash(code: str) -> str:
 
 
 def _issue_code(
-    *, phone: str, phone_index: str, purpose: str, user: User | None, template: str, language: str
+    *,
+    phone: str,
+    phone_index: str,
+    purpose: str,
+    user: User | None,
+    template: str,
+    language: str,
+    params: dict[str, Any] | None = None,
 ) -> None:
     """One SMS code for a number: at most 3 codes per number per 10 minutes, whatever the
     purpose; an earlier unused code of the same purpose stops working."""
@@ -204,7 +211,7 @@ def _issue_code(
             recipient=phone,
             template=template,
             language=language,
-            params={"code": code, "minutes": minutes},
+            params={**(params or {}), "code": code, "minutes": minutes},
             actor=None,
         )
 
@@ -287,6 +294,35 @@ def phone_code_verify(*, phone: str, code: str) -> str:
         code,
     )
     return phone
+
+
+def action_code_request(
+    *, phone: str, language: str, template: str, params: dict[str, Any]
+) -> None:
+    """Send the holder of ``phone`` a code that confirms one action another service is
+    about to take for them (a new payment account, a cash-out); ``template`` says what
+    the code is for, so a code asked for one thing is never read as consent to another.
+    Shares the per-number limit of all codes. Verify with ``action_code_verify``."""
+    _issue_code(
+        phone=phone,
+        phone_index=blind_index("phone", phone),
+        purpose=LoginCode.Purpose.CONFIRM_ACTION,
+        user=None,
+        template=template,
+        language=language,
+        params=params,
+    )
+
+
+def action_code_verify(*, phone: str, code: str) -> None:
+    """Raise ApplicationError(code="invalid_code") unless ``code`` is the newest unused
+    action code sent to ``phone``, unexpired and tried fewer than the allowed times."""
+    _consume_code(
+        LoginCode.objects.filter(
+            phone_index=blind_index("phone", phone), purpose=LoginCode.Purpose.CONFIRM_ACTION
+        ),
+        code,
+    )
 
 
 def cnic_index_of(cnic: str) -> str:

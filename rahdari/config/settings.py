@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "rahdari.programs",
     "rahdari.credentials",
     "rahdari.ledger",
+    "rahdari.payments",
     "oauth2_provider",
     "rahdari.gateway",
 ]
@@ -358,6 +359,27 @@ RAHDARI_LEDGER_INTEGRATE_INTERVAL_SECONDS = env.float(
 )
 RAHDARI_LEDGER_STH_INTERVAL_SECONDS = env.float("RAHDARI_LEDGER_STH_INTERVAL_SECONDS", default=10)
 RAHDARI_LEDGER_ORIGIN = env.str("RAHDARI_LEDGER_ORIGIN", default="rahdari.kp.gov.pk/ledger")
+# Payments (docs/payments.md). The account directory answers "open, and in whose
+# name?"; the reference one answers from the providers' reference books.
+RAHDARI_PAYMENT_DIRECTORY = env.str(
+    "RAHDARI_PAYMENT_DIRECTORY", default="rahdari.payments.providers.ReferenceDirectory"
+)
+RAHDARI_PAYMENT_PROVIDER_LATENCY = env.float("RAHDARI_PAYMENT_PROVIDER_LATENCY", default=0.08)
+RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE = env.float(
+    "RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE", default=0.0
+)
+RAHDARI_PAYMENT_BATCH_SIZE = env.int("RAHDARI_PAYMENT_BATCH_SIZE", default=50_000)
+RAHDARI_PAYMENT_FILES_DIR = Path(
+    env.str("RAHDARI_PAYMENT_FILES_DIR", default=str(VAR_DIR / "payment-files"))
+)
+# The province's disbursement account: the debtor of every bank instruction.
+RAHDARI_PAYMENT_DEBTOR_NAME = env.str(
+    "RAHDARI_PAYMENT_DEBTOR_NAME", default="Social Protection Authority KP - Disbursement"
+)
+RAHDARI_PAYMENT_DEBTOR_IBAN = env.str(
+    "RAHDARI_PAYMENT_DEBTOR_IBAN", default="PK15KHYB0001002003004005"
+)
+RAHDARI_PAYMENT_DEBTOR_BIC = env.str("RAHDARI_PAYMENT_DEBTOR_BIC", default="KHYBPKKA")
 RAHDARI_CARD_BATCH_SIZE = env.int("RAHDARI_CARD_BATCH_SIZE", default=100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 

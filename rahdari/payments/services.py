@@ -1,0 +1,718 @@
+"""Payments: accounts the beneficiary confirms, cycles a second officer approves with
+her authenticator, batches that instruct each entitlement exactly once, and the public
+ledger entry of every step.
+
+Exactly once, by construction: a payment row per (cycle, beneficiary, component) with
+a unique ``key``; jobs work in chunks whose writes and checkpoint commit together, and
+every insert tolerates a chunk already written, so a worker killed at any point
+resumes without paying anyone twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from rahdari.accounts.models import User
+from rahdari.accounts.services import action_code_request, action_code_verify
+from rahdari.core.audit import audit_record
+from rahdari.core.errors import ApplicationError, Conflict, Forbidden
+from rahdari.core.jobs import JobContext, job_create, job_kind
+from rahdari.core.models import District
+from rahdari.core.notifications import register_templates
+from rahdari.identity.models import Person, PersonStatus
+from rahdari.ledger.services import Event, ledger_submit, ledger_submit_many
+from rahdari.payments import iso20022, rules
+from rahdari.payments.models import (
+    Channel,
+    Payment,
+    PaymentAccount,
+    PaymentBatch,
+    PaymentCycle,
+    PaymentEvent,
+    ReferenceAccount,
+)
+from rahdari.payments.providers import (
+    LookupOutcome,
+    ProviderUnavailable,
+    account_index,
+    directory,
+)
+from rahdari.programs.models import Beneficiary, Program, TargetingRun
+from rahdari.registry import selectors as registry
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 10_000
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{1,19}$")
+
+register_templates(
+    {
+        "payments.account_code": gettext_noop(
+            "Rahdari: {code} is your code to receive payments in {account}. Give it only if "
+            "you asked for this change. It expires in {minutes} minutes."
+        ),
+    }
+)
+
+
+def _require(actor: User | None, permission: str) -> None:
+    if actor is not None and not actor.has_perm(permission):
+        raise Forbidden(_("You may not do this."), code="permission_denied")
+
+
+# --- Payment accounts ------------------------------------------------------------
+
+
+def _phone_of(person: Person) -> str:
+    if not person.mobile:
+        raise ApplicationError(
+            _(
+                "This person has no mobile number on record: add one at an enrolment office "
+                "first, so that she can confirm the account with a code."
+            ),
+            code="no_phone",
+        )
+    return str(person.mobile)
+
+
+def payment_account_request(
+    *, person: Person, channel: str, number: str, provider: str, actor: User | None
+) -> PaymentAccount:
+    """Record a new account for a person's payments and send her a code; it replaces her
+    current account only when she confirms (``payment_account_confirm``). The person
+    herself, or an officer who may manage accounts, asks. Audited."""
+    own = actor is not None and getattr(actor, "person", None) == person
+    if not own:
+        _require(actor, "payments.manage_accounts")
+    try:
+        checked = rules.check_account(channel, number, provider)
+    except rules.AccountError as exc:
+        raise ApplicationError(
+            exc.message, code="invalid_account", fields={exc.field: [str(exc.message)]}
+        ) from exc
+    phone = _phone_of(person)
+    with transaction.atomic():
+        PaymentAccount.objects.filter(
+            person=person, status=PaymentAccount.Status.AWAITING_CODE
+        ).update(status=PaymentAccount.Status.CANCELLED)
+        account = PaymentAccount.objects.create(
+            person=person,
+            channel=checked.channel,
+            provider=checked.provider,
+            number=checked.number,
+            number_index=account_index(checked.channel, checked.provider, checked.number),
+            display=checked.display,
+            card_status=(
+                PaymentAccount.CardStatus.ISSUED if checked.channel == Channel.CARD else ""
+            ),
+            requested_by=actor,
+        )
+        action_code_request(
+            phone=phone,
+            language=_language_of(person),
+            template="payments.account_code",
+            params={"account": checked.display},
+        )
+        audit_record(
+            actor=actor,
+            action="payments.account_requested",
+            subject=account,
+            changes={"channel": checked.channel, "provider": checked.provider, "assisted": not own},
+        )
+    return account
+
+
+def _language_of(person: Person) -> str:
+    user = getattr(person, "account", None)
+    return str(getattr(user, "preferred_language", "") or "ur")
+
+
+_VERIFICATION = {
+    LookupOutcome.CLOSED: PaymentAccount.Verification.CLOSED,
+    LookupOutcome.BLOCKED: PaymentAccount.Verification.CLOSED,
+    LookupOutcome.NOT_FOUND: PaymentAccount.Verification.NOT_FOUND,
+}
+
+
+def payment_account_confirm(
+    *, account: PaymentAccount, code: str, actor: User | None
+) -> PaymentAccount:
+    """The beneficiary's code makes the account hers: the provider is asked whether it
+    is open and in her name, and it replaces her current account. Audited; the result
+    of the name check decides whether cycles pay into it."""
+    if account.status != PaymentAccount.Status.AWAITING_CODE:
+        raise Conflict(
+            _("This account change is not waiting for a code."), code="not_awaiting_code"
+        )
+    person = account.person
+    action_code_verify(phone=_phone_of(person), code=code)
+    verification, holder = _verify_with_provider(account, person)
+    now = timezone.now()
+    with transaction.atomic():
+        live = PaymentAccount.objects.select_for_update().get(pk=account.pk)
+        if live.status != PaymentAccount.Status.AWAITING_CODE:
+            raise Conflict(
+                _("This account change is not waiting for a code."), code="not_awaiting_code"
+            )
+        PaymentAccount.objects.filter(person=person, status=PaymentAccount.Status.ACTIVE).update(
+            status=PaymentAccount.Status.REPLACED, replaced_at=now
+        )
+        live.status = PaymentAccount.Status.ACTIVE
+        live.activated_at = now
+        live.verification = verification
+        live.verified_at = now if verification != PaymentAccount.Verification.UNAVAILABLE else None
+        live.holder_name = holder
+        live.save()
+        audit_record(
+            actor=actor,
+            action="payments.account_changed",
+            subject=live,
+            changes={
+                "channel": live.channel,
+                "provider": live.provider,
+                "verification": verification,
+            },
+        )
+    return live
+
+
+def _verify_with_provider(account: PaymentAccount, person: Person) -> tuple[str, str]:
+    try:
+        found = directory().lookup(
+            channel=account.channel, provider=account.provider, number=str(account.number)
+        )
+    except ProviderUnavailable:
+        logger.warning("payment provider %s unavailable for a name check", account.provider)
+        return PaymentAccount.Verification.UNAVAILABLE, ""
+    if found.outcome in _VERIFICATION:
+        return _VERIFICATION[found.outcome], ""
+    if rules.names_match(str(person.full_name), found.holder_name):
+        return PaymentAccount.Verification.VERIFIED, found.holder_name
+    return PaymentAccount.Verification.NAME_MISMATCH, found.holder_name
+
+
+# --- Cycles --------------------------------------------------------------------------
+
+
+def cycle_prepare(*, program: Program, label: str, actor: User | None) -> PaymentCycle:
+    """A new cycle from the program's latest approved targeting run; its entitlements
+    are worked out by a background job. Audited."""
+    _require(actor, "payments.prepare_cycles")
+    if actor is None:
+        raise Forbidden(_("A cycle is prepared by a named officer."), code="permission_denied")
+    label = (label or "").strip()
+    if not _LABEL.match(label):
+        raise ApplicationError(
+            _("Name the cycle with letters, digits and dashes, e.g. 2026-Q4."),
+            code="invalid_label",
+            fields={"label": [_("2 to 20 letters, digits or dashes, e.g. 2026-Q4.")]},
+        )
+    run = (
+        TargetingRun.objects.filter(program=program, status=TargetingRun.Status.APPROVED)
+        .order_by("-decided_at")
+        .first()
+    )
+    if run is None:
+        raise Conflict(
+            _("This program has no approved targeting run to pay from."), code="no_approved_run"
+        )
+    with transaction.atomic():
+        busy = PaymentCycle.objects.filter(
+            program=program,
+            status__in=[PaymentCycle.Status.COMPUTING, PaymentCycle.Status.PREPARED],
+        )
+        if busy.exists():
+            raise Conflict(
+                _("Another cycle of this program is waiting for approval."), code="cycle_open"
+            )
+        if PaymentCycle.objects.filter(program=program, label=label).exists():
+            raise Conflict(
+                _("This program already has a cycle with that name."), code="duplicate_label"
+            )
+        cycle = PaymentCycle.objects.create(
+            program=program, run=run, label=label, prepared_by=actor
+        )
+        job = job_create(
+            kind="payments.compute_cycle", params={"cycle": str(cycle.pk)}, actor=actor
+        )
+        PaymentCycle.objects.filter(pk=cycle.pk).update(job=job)
+        cycle.job = job
+        audit_record(
+            actor=actor,
+            action="payments.cycle_prepared",
+            subject=cycle,
+            changes={"program": program.code, "label": label, "run": str(run.pk)},
+        )
+    return cycle
+
+
+@job_kind("payments.compute_cycle")
+def cycle_compute(ctx: JobContext) -> dict[str, Any]:
+    """One payment row per beneficiary: the amount from the frozen run, the payee (the
+    household's ever-married woman first), her active account, or the reason it is held.
+    Chunks of 10,000 beneficiaries in id order; a chunk already written is skipped by
+    the unique key, so a crash resumes cleanly."""
+    cycle = PaymentCycle.objects.select_related("program").get(pk=ctx.job.params["cycle"])
+    if cycle.status != PaymentCycle.Status.COMPUTING:
+        return {"status": cycle.status}
+    todo = Beneficiary.objects.filter(program=cycle.program_id).exclude(
+        status=Beneficiary.Status.EXITED
+    )
+    ctx.set_total(todo.count())
+    after = ctx.job.checkpoint.get("after")
+    if after:
+        todo = todo.filter(pk__gt=after)
+    rows = todo.order_by("pk").values_list(
+        "pk", "household_id", "member__person_id", "status", "benefit", "household__district_id"
+    )
+    for chunk in _chunks(rows.iterator(chunk_size=CHUNK), CHUNK):
+        with transaction.atomic():
+            _compute_chunk(cycle, chunk)
+            ctx.advance(len(chunk), {"after": str(chunk[-1][0])})
+    with transaction.atomic():
+        summary = _cycle_summary(cycle)
+        PaymentCycle.objects.filter(pk=cycle.pk).update(
+            status=PaymentCycle.Status.PREPARED,
+            payable_count=summary["payable"]["count"],
+            payable_total=summary["payable"]["amount"],
+            held_count=summary["held"]["count"],
+            held_total=summary["held"]["amount"],
+            summary=summary,
+        )
+        audit_record(
+            actor=None,
+            action="payments.cycle_computed",
+            subject=cycle,
+            changes={"payable": summary["payable"], "held": summary["held"]},
+        )
+    return {"payable": summary["payable"], "held": summary["held"]}
+
+
+def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _compute_chunk(cycle: PaymentCycle, chunk: list[tuple[Any, ...]]) -> None:
+    payees = registry.household_payees(
+        [household for _b, household, member_person, *_rest in chunk if member_person is None]
+    )
+    recipients = {
+        b: member_person or payees.get(household) for b, household, member_person, *_ in chunk
+    }
+    person_ids = {p for p in recipients.values() if p is not None}
+    statuses = dict(Person.objects.filter(pk__in=person_ids).values_list("pk", "status"))
+    accounts = {
+        person: (pk, channel, provider, verification)
+        for pk, person, channel, provider, verification in PaymentAccount.objects.filter(
+            person__in=person_ids, status=PaymentAccount.Status.ACTIVE
+        ).values_list("pk", "person_id", "channel", "provider", "verification")
+    }
+    payments = []
+    for beneficiary, _household, _member, status, benefit, district in chunk:
+        person = recipients[beneficiary]
+        account = accounts.get(person) if person else None
+        hold = _hold_for(status, statuses.get(person) if person else None, account)
+        payments.append(
+            Payment(
+                key=rules.payment_key(cycle.pk, beneficiary, "benefit"),
+                cycle_id=cycle.pk,
+                beneficiary_id=beneficiary,
+                component="benefit",
+                person_id=person,
+                district_id=district,
+                amount=benefit,
+                hold=hold,
+                status=Payment.Status.HELD if hold else Payment.Status.PENDING,
+                account_id=account[0] if account and not hold else None,
+                channel=account[1] if account and not hold else "",
+                provider=account[2] if account and not hold else "",
+            )
+        )
+    Payment.objects.bulk_create(payments, batch_size=2_000, ignore_conflicts=True)
+
+
+def _hold_for(beneficiary_status: str, person_status: str | None, account: Any) -> str:
+    if person_status is None:
+        return Payment.Hold.NO_RECIPIENT
+    if person_status == PersonStatus.DECEASED:
+        return Payment.Hold.DECEASED
+    if beneficiary_status == Beneficiary.Status.SUSPENDED or person_status != PersonStatus.ACTIVE:
+        return Payment.Hold.SUSPENDED
+    if account is None or account[3] != PaymentAccount.Verification.VERIFIED:
+        return Payment.Hold.NO_ACCOUNT
+    return Payment.Hold.NONE
+
+
+def _cycle_summary(cycle: PaymentCycle) -> dict[str, Any]:
+    """Totals by district and channel, holds by reason, and the control total."""
+    names = dict(District.objects.values_list("pk", "name"))
+    by_district: dict[str, dict[str, Any]] = {}
+    holds: dict[str, dict[str, int]] = {}
+    payable = {"count": 0, "amount": 0}
+    held = {"count": 0, "amount": 0}
+    rows = (
+        Payment.objects.filter(cycle=cycle)
+        .values("district_id", "channel", "hold")
+        .annotate(n=Count("id"), total=Sum("amount"))
+        .order_by("district_id", "channel", "hold")
+    )
+    for row in rows:
+        n, total = row["n"], int(row["total"] or 0)
+        district = by_district.setdefault(
+            names[row["district_id"]], {"payable": 0, "amount": 0, "held": 0, "by_channel": {}}
+        )
+        if row["hold"]:
+            held["count"] += n
+            held["amount"] += total
+            district["held"] += n
+            reason = holds.setdefault(row["hold"], {"count": 0, "amount": 0})
+            reason["count"] += n
+            reason["amount"] += total
+            continue
+        payable["count"] += n
+        payable["amount"] += total
+        district["payable"] += n
+        district["amount"] += total
+        channel = district["by_channel"].setdefault(row["channel"], {"count": 0, "amount": 0})
+        channel["count"] += n
+        channel["amount"] += total
+    return {
+        "payable": payable,
+        "held": held,
+        "holds": holds,
+        "by_district": dict(sorted(by_district.items())),
+        # The control total a bank checks against the files: count and rupees.
+        "control": {"count": payable["count"], "amount": payable["amount"]},
+    }
+
+
+def _totp_ok(actor: User, code: str) -> bool:
+    code = (code or "").strip()
+    if not code.isdigit():
+        return False
+    return any(
+        device.verify_token(code)
+        for device in TOTPDevice.objects.filter(user=actor, confirmed=True)
+    )
+
+
+def cycle_decide(
+    *, cycle: PaymentCycle, approve: bool, actor: User, totp: str, note: str = ""
+) -> PaymentCycle:
+    """A payment approver — never the preparer — approves a prepared cycle with a fresh
+    authenticator code, or rejects it. Approval locks the entitlements and puts the
+    totals per district in the public ledger. Refused attempts are audited too."""
+
+    def refuse(error: ApplicationError) -> ApplicationError:
+        audit_record(
+            actor=actor,
+            action="payments.cycle_decision_refused",
+            subject=cycle,
+            changes={"reason": error.code, "approve": approve},
+        )
+        return error
+
+    if not actor.has_perm("accounts.approve_payments"):
+        raise refuse(
+            Forbidden(_("Only a payment approver may decide a cycle."), code="permission_denied")
+        )
+    if actor.pk == cycle.prepared_by_id:
+        raise refuse(
+            Forbidden(_("A cycle you prepared must be approved by someone else."), code="four_eyes")
+        )
+    if PaymentCycle.objects.filter(pk=cycle.pk).values_list("status", flat=True).first() != (
+        PaymentCycle.Status.PREPARED
+    ):
+        raise Conflict(_("This cycle is not waiting for approval."), code="not_prepared")
+    if not _totp_ok(actor, totp):
+        raise refuse(
+            Forbidden(
+                _("Enter the current code from your authenticator app."),
+                code="totp_required",
+                fields={"totp": [_("The code is missing or wrong.")]},
+            )
+        )
+    with transaction.atomic():
+        live = PaymentCycle.objects.select_for_update().select_related("program").get(pk=cycle.pk)
+        if live.status != PaymentCycle.Status.PREPARED:
+            raise Conflict(_("This cycle is not waiting for approval."), code="not_prepared")
+        live.status = PaymentCycle.Status.APPROVED if approve else PaymentCycle.Status.REJECTED
+        live.approved_by = actor if approve else None
+        live.decided_at = timezone.now()
+        live.decision_note = note.strip()[:300]
+        if approve:
+            live.ledger_leaf = _publish_cycle(live)
+        live.save()
+        audit_record(
+            actor=actor,
+            action="payments.cycle_approved" if approve else "payments.cycle_rejected",
+            subject=live,
+            changes={"payable": live.summary.get("payable"), "note": live.decision_note},
+        )
+    return live
+
+
+def _publish_cycle(cycle: PaymentCycle) -> bytes:
+    totals = [
+        {"district": district, "count": row["payable"], "amount": row["amount"]}
+        for district, row in cycle.summary.get("by_district", {}).items()
+        if row["payable"]
+    ]
+    submitted = ledger_submit(
+        kind="payments.cycle_approved",
+        fields={"program": cycle.program.code, "cycle": cycle.label, "totals": totals},
+    )
+    return submitted.leaf_hash
+
+
+# --- Batches -------------------------------------------------------------------------
+
+
+def batches_build(*, cycle: PaymentCycle, actor: User | None) -> Any:
+    """Start the job that puts every waiting payment of an approved cycle into batches
+    per channel and provider. Audited."""
+    _require(actor, "payments.prepare_cycles")
+    if cycle.status not in (PaymentCycle.Status.APPROVED, PaymentCycle.Status.DISBURSING):
+        raise Conflict(_("Only an approved cycle is paid."), code="not_approved")
+    job = job_create(kind="payments.build_batches", params={"cycle": str(cycle.pk)}, actor=actor)
+    audit_record(actor=actor, action="payments.batches_started", subject=cycle, changes={})
+    return job
+
+
+@job_kind("payments.build_batches")
+def batches_compute(ctx: JobContext) -> dict[str, Any]:
+    """Each batch in one transaction: the batch row, its payments marked instructed (one
+    more attempt), their events and their ledger entries. What a crash interrupts is
+    rolled back and rebuilt; a payment already instructed is never taken again."""
+    cycle = PaymentCycle.objects.select_related("program").get(pk=ctx.job.params["cycle"])
+    if cycle.status == PaymentCycle.Status.APPROVED:
+        PaymentCycle.objects.filter(pk=cycle.pk).update(status=PaymentCycle.Status.DISBURSING)
+    waiting = Payment.objects.filter(cycle=cycle, status=Payment.Status.PENDING)
+    ctx.set_total(waiting.count())
+    size = settings.RAHDARI_PAYMENT_BATCH_SIZE
+    groups = list(
+        waiting.values_list("channel", "provider").distinct().order_by("channel", "provider")
+    )
+    batches = 0
+    for channel, provider in groups:
+        while True:
+            with transaction.atomic():
+                ids = list(
+                    Payment.objects.select_for_update()
+                    .filter(
+                        cycle=cycle,
+                        status=Payment.Status.PENDING,
+                        channel=channel,
+                        provider=provider,
+                    )
+                    .order_by("id")
+                    .values_list("id", flat=True)[:size]
+                )
+                if not ids:
+                    break
+                _instruct(cycle, channel, provider, ids)
+                batches += 1
+                ctx.advance(len(ids), {"batches": batches})
+    return {"batches": batches}
+
+
+def _instruct(cycle: PaymentCycle, channel: str, provider: str, ids: list[int]) -> PaymentBatch:
+    number = (cycle.batches.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    rows = list(
+        Payment.objects.filter(pk__in=ids)
+        .order_by("id")
+        .values_list("id", "key", "amount", "attempts", "district__name", "person__rahdari_number")
+    )
+    total = sum(r[2] for r in rows)
+    batch = PaymentBatch.objects.create(
+        cycle=cycle,
+        number=number,
+        channel=channel,
+        provider=provider,
+        status=PaymentBatch.Status.READY,
+        message_id=_message_id(cycle, number),
+        count=len(rows),
+        total=total,
+    )
+    Payment.objects.filter(pk__in=ids).update(
+        status=Payment.Status.INSTRUCTED, batch=batch, attempts=F("attempts") + 1
+    )
+    submitted = ledger_submit_many(
+        events=[
+            Event(
+                kind="payments.instructed",
+                fields={
+                    "program": cycle.program.code,
+                    "cycle": cycle.label,
+                    "district": district,
+                    "payment": key,
+                    "channel": channel,
+                    "amount": amount,
+                },
+                beneficiary=number_,
+            )
+            for _id, key, amount, _attempts, district, number_ in rows
+        ]
+    )
+    PaymentEvent.objects.bulk_create(
+        [
+            PaymentEvent(
+                payment_id=row[0],
+                status=Payment.Status.INSTRUCTED,
+                source="batch",
+                leaf_hash=sub.leaf_hash,
+                entry_id=sub.entry_id,
+            )
+            for row, sub in zip(rows, submitted, strict=True)
+        ],
+        batch_size=5_000,
+    )
+    return batch
+
+
+def _message_id(cycle: PaymentCycle, number: int) -> str:
+    """ISO 20022 MsgId (≤ 35): "RDP" + 20 hex of the cycle + "-" + batch number."""
+    return f"RDP{cycle.pk.hex[:20].upper()}-{number:04d}"
+
+
+# --- Instruction files -----------------------------------------------------------------
+
+
+def _transfers(batch: PaymentBatch) -> Iterator[iso20022.CreditTransfer]:
+    remittance = f"{batch.cycle.program.code} {batch.cycle.label}"[:140]
+    rows = (
+        Payment.objects.filter(batch=batch)
+        .order_by("id")
+        .values_list(
+            "key",
+            "attempts",
+            "amount",
+            "account__number",
+            "account__holder_name",
+            "person__full_name",
+        )
+    )
+    for key, attempts, amount, number, holder, full_name in rows.iterator(chunk_size=5_000):
+        yield iso20022.CreditTransfer(
+            end_to_end_id=key,
+            instruction_id=rules.instruction_id(key, attempts),
+            amount=amount,
+            creditor=iso20022.Party(name=str(holder or full_name)[:140], iban=str(number)),
+            remittance=remittance,
+        )
+
+
+def batch_file_write(*, batch: PaymentBatch, directory_path: Path) -> Path:
+    """Write a bank batch's pain.001.001.09 file (streamed: the payments are read from
+    the database in pages and written as they come) and record its SHA-256."""
+    if batch.channel != Channel.BANK:
+        raise ApplicationError(
+            _("Only bank batches have instruction files."), code="not_a_bank_batch"
+        )
+    directory_path.mkdir(parents=True, exist_ok=True)
+    path = directory_path / f"{batch.message_id}.xml"
+    partial = path.with_suffix(".xml.partial")
+    with partial.open("wb") as out:
+        summary = iso20022.write_pain001(
+            out,
+            message_id=batch.message_id,
+            created_at=timezone.now(),
+            initiating_party=settings.RAHDARI_PAYMENT_DEBTOR_NAME,
+            debtor=iso20022.Party(
+                name=settings.RAHDARI_PAYMENT_DEBTOR_NAME,
+                iban=settings.RAHDARI_PAYMENT_DEBTOR_IBAN,
+                bic=settings.RAHDARI_PAYMENT_DEBTOR_BIC,
+            ),
+            payment_info_id=batch.message_id,
+            execution_date=timezone.localdate(),
+            transfers=_transfers(batch),
+            count=batch.count,
+            control_sum=batch.total,
+        )
+    partial.replace(path)
+    PaymentBatch.objects.filter(pk=batch.pk).update(
+        file_name=path.name, file_sha256=summary.sha256
+    )
+    return path
+
+
+def cycle_export(*, cycle: PaymentCycle, out: Path) -> list[Path]:
+    """Every bank batch's instruction file of a cycle into ``out``."""
+    return [
+        batch_file_write(batch=batch, directory_path=out)
+        for batch in cycle.batches.filter(channel=Channel.BANK).select_related("cycle__program")
+    ]
+
+
+# --- Reference providers' books ----------------------------------------------------------
+
+WALLET_OF_OPERATOR = {"Jazz": "jazzcash", "Telenor": "easypaisa", "Ufone": "upaisa"}
+
+
+def reference_accounts_load_synthetic(*, households: int, seed: int) -> int:
+    """Fill the reference providers' books from the synthetic population: every person's
+    IBAN at her bank (one in fifty closed), and a wallet for about a third of the mobile
+    numbers at their operator's wallet. Upserts; returns how many accounts were written."""
+    from phonenumbers import carrier, parse
+
+    from rahdari.core.synthetic import generate_batches
+
+    rows: dict[tuple[str, str, str], ReferenceAccount] = {}
+    for batch in generate_batches(households=households, seed=seed):
+        persons = batch.persons
+        for i in range(len(persons["person_id"])):
+            name = f"{persons['given_name'][i]} {persons['family_name'][i]}".strip()
+            iban, mobile = str(persons["iban"][i]), str(persons["mobile"][i])
+            if iban:
+                bank = iban[4:8]
+                key = account_index("bank", bank, iban)
+                closed = int(hashlib.sha256(iban.encode()).hexdigest()[:4], 16) % 50 == 0
+                rows[("bank", bank, key)] = ReferenceAccount(
+                    channel="bank",
+                    provider=bank,
+                    number_index=key,
+                    holder_name=name,
+                    state="closed" if closed else "open",
+                )
+            if mobile and int(hashlib.sha256(mobile.encode()).hexdigest()[:4], 16) % 3 == 0:
+                wallet = WALLET_OF_OPERATOR.get(carrier.name_for_number(parse(mobile), "en"))
+                if wallet:
+                    key = account_index("wallet", wallet, mobile)
+                    rows[("wallet", wallet, key)] = ReferenceAccount(
+                        channel="wallet", provider=wallet, number_index=key, holder_name=name
+                    )
+    with transaction.atomic():
+        ReferenceAccount.objects.bulk_create(
+            list(rows.values()),
+            batch_size=2_000,
+            update_conflicts=True,
+            unique_fields=["channel", "provider", "number_index"],
+            update_fields=["holder_name", "state"],
+        )
+        audit_record(
+            actor=None,
+            action="payments.reference_books_loaded",
+            subject=("payments.referenceaccount", "synthetic"),
+            changes={"households": households, "seed": seed, "accounts": len(rows)},
+        )
+    return len(rows)

@@ -1,0 +1,319 @@
+"""Payment accounts, cycles and batches through the services: the state, the audit
+entry and the ledger entry of each step, and what is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xmlschema
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django.db import IntegrityError, transaction
+
+from rahdari.accounts.roles import Role
+from rahdari.core.errors import ApplicationError, Conflict, Forbidden
+from rahdari.core.jobs import job_run
+from rahdari.core.models import AuditEntry
+from rahdari.identity.models import Person
+from rahdari.ledger import entries
+from rahdari.ledger.models import LogEntry
+from rahdari.ledger.services import entry_salt, ledger_integrate
+from rahdari.payments import rules, services
+from rahdari.payments.models import (
+    Payment,
+    PaymentAccount,
+    PaymentBatch,
+    PaymentCycle,
+    PaymentEvent,
+)
+from rahdari.programs.models import Program
+from tests.payments.conftest import bank_book, iban_for, last_action_code, totp_now
+
+pytestmark = pytest.mark.django_db
+
+
+def _account(
+    person: Person, n: int, *, holder: str | None = None, state: str = "open"
+) -> PaymentAccount:
+    iban = iban_for(n)
+    bank_book(iban, holder if holder is not None else str(person.full_name), state=state)
+    requested = services.payment_account_request(
+        person=person, channel="bank", number=iban, provider="", actor=None
+    )
+    return services.payment_account_confirm(
+        account=requested, code=last_action_code(person), actor=None
+    )
+
+
+def test_an_account_in_her_own_name_is_verified_after_her_code(
+    enrolled_payee: Callable[..., Person], make_staff: Any
+) -> None:
+    person = enrolled_payee()
+    officer = make_staff(Role.ENROLMENT_OFFICER, ["Swat"])
+    iban = iban_for(7)
+    bank_book(iban, f"MRS {str(person.full_name).upper()}")
+    account = services.payment_account_request(
+        person=person, channel="bank", number=iban, provider="", actor=officer
+    )
+    assert account.status == "awaiting_code" and account.display.endswith(iban[-4:])
+    assert iban not in account.display
+    with pytest.raises(ApplicationError) as wrong:
+        services.payment_account_confirm(account=account, code="000000", actor=officer)
+    assert wrong.value.code == "invalid_code"
+    confirmed = services.payment_account_confirm(
+        account=account, code=last_action_code(person), actor=officer
+    )
+    assert confirmed.status == "active" and confirmed.verification == "verified"
+    assert AuditEntry.objects.filter(action="payments.account_changed").count() == 1
+    # A second account replaces the first only once she confirms it.
+    second = _account(person, 8)
+    account.refresh_from_db()
+    assert account.status == "replaced" and second.status == "active"
+
+
+@pytest.mark.parametrize(
+    ("holder", "state", "expected"),
+    [
+        ("Sher Khan", "open", "name_mismatch"),
+        (None, "closed", "closed"),
+    ],
+)
+def test_the_bank_says_whose_account_it_is(
+    enrolled_payee: Callable[..., Person], holder: str | None, state: str, expected: str
+) -> None:
+    person = enrolled_payee()
+    assert _account(person, 9, holder=holder, state=state).verification == expected
+
+
+def test_an_account_the_bank_does_not_know(enrolled_payee: Callable[..., Person]) -> None:
+    person = enrolled_payee()
+    account = services.payment_account_request(
+        person=person, channel="bank", number=iban_for(99), provider="", actor=None
+    )
+    confirmed = services.payment_account_confirm(
+        account=account, code=last_action_code(person), actor=None
+    )
+    assert confirmed.verification == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("channel", "number", "provider", "field"),
+    [
+        ("bank", "PK37SCBL0000001123456702", "", "number"),  # wrong check digits
+        ("bank", "GB82WEST12345698765432", "", "number"),  # not Pakistani
+        ("wallet", "0300 123", "jazzcash", "number"),
+        ("wallet", "03001234567", "paypal", "provider"),
+        ("card", "4111 1111 1111 1111", "bok-card", "number"),  # a card number, never kept
+        ("cheque", "123", "", "channel"),
+    ],
+)
+def test_bad_account_numbers_are_refused_with_the_field(
+    enrolled_payee: Callable[..., Person], channel: str, number: str, provider: str, field: str
+) -> None:
+    person = enrolled_payee()
+    with pytest.raises(ApplicationError) as caught:
+        services.payment_account_request(
+            person=person, channel=channel, number=number, provider=provider, actor=None
+        )
+    assert caught.value.code == "invalid_account" and field in caught.value.fields
+    assert not PaymentAccount.objects.exists()
+
+
+def test_only_the_person_or_an_officer_may_change_her_account(
+    enrolled_payee: Callable[..., Person], make_staff: Any
+) -> None:
+    person = enrolled_payee()
+    with pytest.raises(Forbidden):
+        services.payment_account_request(
+            person=person,
+            channel="wallet",
+            number="03001234567",
+            provider="jazzcash",
+            actor=make_staff(Role.AUDITOR),
+        )
+
+
+@pytest.fixture
+def cycle_ready(
+    enrolled_payee: Callable[..., Person],
+    approved_run: Callable[[], Any],
+    officers: tuple[Any, Any],
+) -> dict[str, Any]:
+    """Three enrolled households: one with a verified account, one with none, one whose
+    payee has died; the run approved; a cycle computed."""
+    paid = enrolled_payee()
+    _account(paid, 1)
+    unbanked = enrolled_payee(district="Mardan")
+    deceased = enrolled_payee()
+    _account(deceased, 2)
+    Person.objects.filter(pk=deceased.pk).update(status="deceased")
+    approved_run()
+    cycle = services.cycle_prepare(
+        program=Program.objects.get(code="cash-transfer"), label="2026-Q4", actor=officers[0]
+    )
+    job_run(job_id=str(cycle.job_id))
+    cycle.refresh_from_db()
+    return {"cycle": cycle, "paid": paid, "unbanked": unbanked, "deceased": deceased}
+
+
+def test_a_cycle_pays_the_verified_and_holds_the_rest_with_reasons(
+    cycle_ready: dict[str, Any],
+) -> None:
+    cycle = cycle_ready["cycle"]
+    assert cycle.status == "prepared"
+    by_person = {p.person_id: p for p in Payment.objects.filter(cycle=cycle)}
+    assert by_person[cycle_ready["paid"].pk].status == "pending"
+    assert by_person[cycle_ready["unbanked"].pk].hold == "no_account"
+    assert by_person[cycle_ready["deceased"].pk].hold == "deceased"
+    assert cycle.payable_count == 1 and cycle.payable_total == 13_500
+    assert cycle.held_count == 2 and cycle.summary["holds"]["deceased"]["count"] == 1
+    assert cycle.summary["control"] == {"count": 1, "amount": 13_500}
+    assert cycle.summary["by_district"]["Swat"]["by_channel"]["bank"] == {
+        "count": 1,
+        "amount": 13_500,
+    }
+    # Every key is the deterministic idempotency key of its entitlement.
+    for payment in by_person.values():
+        assert payment.key == rules.payment_key(cycle.pk, payment.beneficiary_id, "benefit")
+    # Computing again (a resumed job) adds nothing.
+    services._compute_chunk(
+        cycle,
+        [
+            (p.beneficiary_id, p.beneficiary.household_id, None, "active", p.amount, p.district_id)
+            for p in by_person.values()
+        ],
+    )
+    assert Payment.objects.filter(cycle=cycle).count() == 3
+
+
+def test_approval_needs_another_approver_and_a_fresh_code(
+    cycle_ready: dict[str, Any], approver: Any, officers: tuple[Any, Any], make_staff: Any
+) -> None:
+    cycle = cycle_ready["cycle"]
+    with pytest.raises(Forbidden) as no_role:
+        services.cycle_decide(cycle=cycle, approve=True, actor=officers[0], totp="123456")
+    assert no_role.value.code == "permission_denied"
+    with pytest.raises(Forbidden) as no_code:
+        services.cycle_decide(cycle=cycle, approve=True, actor=approver, totp="")
+    assert no_code.value.code == "totp_required"
+    with pytest.raises(Forbidden):
+        services.cycle_decide(cycle=cycle, approve=True, actor=approver, totp="000000")
+    refused = AuditEntry.objects.filter(action="payments.cycle_decision_refused")
+    assert refused.count() == 3
+    assert PaymentCycle.objects.get(pk=cycle.pk).status == "prepared"
+    # A wrong code slows the next try down (django-otp's throttling); wait it out.
+    TOTPDevice.objects.filter(user=approver).update(
+        throttling_failure_count=0, throttling_failure_timestamp=None
+    )
+
+    approved = services.cycle_decide(
+        cycle=cycle, approve=True, actor=approver, totp=totp_now(approver)
+    )
+    assert approved.status == "approved" and approved.approved_by == approver
+    ledger_integrate()
+    entry = entries.decode_entry(bytes(LogEntry.objects.get(kind="payments.cycle_approved").body))
+    assert entry["cycle"] == "2026-Q4" and entry["totals"] == [
+        {"district": "Swat", "count": 1, "amount": 13_500}
+    ]
+    assert bytes(approved.ledger_leaf or b"") == bytes(
+        LogEntry.objects.get(kind="payments.cycle_approved").leaf_hash
+    )
+    with pytest.raises(Conflict):
+        services.cycle_decide(cycle=approved, approve=True, actor=approver, totp=totp_now(approver))
+
+
+def test_the_database_refuses_self_approval(cycle_ready: dict[str, Any]) -> None:
+    cycle = cycle_ready["cycle"]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PaymentCycle.objects.filter(pk=cycle.pk).update(approved_by=cycle.prepared_by)
+
+
+def test_cycle_names_and_one_open_cycle_at_a_time(
+    cycle_ready: dict[str, Any], officers: tuple[Any, Any]
+) -> None:
+    program = Program.objects.get(code="cash-transfer")
+    with pytest.raises(Conflict) as open_cycle:
+        services.cycle_prepare(program=program, label="2027-Q1", actor=officers[0])
+    assert open_cycle.value.code == "cycle_open"
+    with pytest.raises(ApplicationError) as bad:
+        services.cycle_prepare(program=program, label="Q4 2026!", actor=officers[0])
+    assert bad.value.code == "invalid_label"
+    with pytest.raises(Conflict) as no_run:
+        services.cycle_prepare(
+            program=Program.objects.get(code="school-top-up"), label="2026-Q4", actor=officers[0]
+        )
+    assert no_run.value.code == "no_approved_run"
+
+
+def test_batches_instruct_each_payment_once_with_its_ledger_entry(
+    cycle_ready: dict[str, Any], approver: Any, officers: tuple[Any, Any]
+) -> None:
+    cycle = services.cycle_decide(
+        cycle=cycle_ready["cycle"], approve=True, actor=approver, totp=totp_now(approver)
+    )
+    job = services.batches_build(cycle=cycle, actor=officers[0])
+    job_run(job_id=str(job.pk))
+    payment = Payment.objects.get(cycle=cycle, status="instructed")
+    batch = PaymentBatch.objects.get(cycle=cycle)
+    assert payment.batch == batch and payment.attempts == 1
+    assert (batch.count, batch.total, batch.channel, batch.provider) == (1, 13_500, "bank", "HABB")
+    event = PaymentEvent.objects.get(payment=payment)
+    ledger_integrate()
+    entry = entries.decode_entry(bytes(LogEntry.objects.get(leaf_hash=event.leaf_hash).body))
+    assert entry["kind"] == "payments.instructed" and entry["payment"] == payment.key
+    number = cycle_ready["paid"].rahdari_number
+    assert number not in str(entry)
+    assert entry["beneficiary"] == entries.commitment(number, entry_salt(event.entry_id))
+    # A second run finds nothing waiting: no second instruction, no second entry.
+    again = services.batches_build(cycle=cycle, actor=officers[0])
+    job_run(job_id=str(again.pk))
+    assert PaymentBatch.objects.filter(cycle=cycle).count() == 1
+    assert LogEntry.objects.filter(kind="payments.instructed").count() == 1
+
+
+XSD = (
+    Path(__file__).resolve().parents[3] / "shared" / "testdata" / "iso20022" / "pain.001.001.09.xsd"
+)
+
+
+def test_the_bank_file_is_valid_pain001_with_the_key_as_end_to_end_id(
+    cycle_ready: dict[str, Any], approver: Any, officers: tuple[Any, Any], tmp_path: Path
+) -> None:
+    cycle = services.cycle_decide(
+        cycle=cycle_ready["cycle"], approve=True, actor=approver, totp=totp_now(approver)
+    )
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    [path] = services.cycle_export(cycle=cycle, out=tmp_path)
+    data = path.read_bytes()
+    payment = Payment.objects.get(cycle=cycle, status="instructed")
+    batch = PaymentBatch.objects.get(pk=payment.batch_id)
+    assert path.name == f"{batch.message_id}.xml"
+    assert batch.file_sha256 == hashlib.sha256(data).hexdigest()
+    assert f"<EndToEndId>{payment.key}</EndToEndId>".encode() in data
+    assert f"<InstrId>{payment.key}/1</InstrId>".encode() in data
+    assert b"<CtrlSum>13500.00</CtrlSum>" in data
+    if XSD.is_file():
+        xmlschema.XMLSchema(str(XSD)).validate(str(path))
+
+
+def test_the_export_command_writes_the_cycles_files(
+    cycle_ready: dict[str, Any],
+    approver: Any,
+    officers: tuple[Any, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from rahdari import cli
+
+    cycle = services.cycle_decide(
+        cycle=cycle_ready["cycle"], approve=True, actor=approver, totp=totp_now(approver)
+    )
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    assert cli.main(["payments", "export", "--cycle", str(cycle.pk), "--out", str(tmp_path)]) == 0
+    files = json.loads(capsys.readouterr().out)["files"]
+    assert len(files) == 1 and Path(files[0]).is_file()
+    assert cli.main(["payments", "export", "--cycle", "nonsense", "--out", str(tmp_path)]) == 2
