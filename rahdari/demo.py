@@ -560,10 +560,10 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
 
 def _ensure_payments(seed: int) -> None:
     """The providers' reference books; the cash transfer's payees enrolled (as an
-    enrolment drive would) and most of them with a bank account or wallet they confirmed
+    enrolment drive would) and many of them with a bank account or wallet they confirmed
     by SMS code; cycle 2026-Q4 prepared by program.peshawar, approved by
-    approver.finance with his authenticator, put into batches, and the bank files
-    written to var/payment-files/."""
+    approver.finance with his authenticator, put into batches, the bank files written to
+    var/payment-files/ and sent to the reference bank, and its status reports applied."""
     import re
 
     from django.test import override_settings
@@ -665,7 +665,11 @@ def _ensure_payments(seed: int) -> None:
             note="Control total checked against the budget release",
         )
         job_run(job_id=str(payments.batches_build(cycle=cycle, actor=maker).pk))
-        payments.cycle_export(cycle=cycle, out=settings.RAHDARI_PAYMENT_FILES_DIR / cycle.label)
+    # The reference bank answers at once here (two minutes when served): most payments
+    # are credited, a few accounts turn out closed and wait for a new one.
+    with override_settings(RAHDARI_REFERENCE_BANK_DELAY_SECONDS=0):
+        payments.cycle_send(cycle=cycle, actor=maker)
+        payments.reports_collect()
 
 
 def _ensure_ledger() -> None:
@@ -717,8 +721,9 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
     console.print(
         "Payments: cash transfer cycle 2026-Q4 was prepared by program.peshawar and approved "
         "by approver.finance (with his authenticator); its bank files (ISO 20022 pain.001) "
-        f"are in {settings.RAHDARI_PAYMENT_FILES_DIR / '2026-Q4'}; "
-        "`rahdari payments export --cycle ID --out DIR` writes them again."
+        f"are in {settings.RAHDARI_PAYMENT_FILES_DIR / '2026-Q4'} and the reference bank's "
+        "pain.002 reports were applied (paid, or failed with the bank's reason); "
+        "`rahdari payments export --cycle ID --out DIR` writes the files again."
     )
     console.print(
         "QR ID: citizens see theirs under My QR ID; anyone can check one at /credentials/verify/ "

@@ -368,6 +368,17 @@ RAHDARI_PAYMENT_PROVIDER_LATENCY = env.float("RAHDARI_PAYMENT_PROVIDER_LATENCY",
 RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE = env.float(
     "RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE", default=0.0
 )
+# How bank files go out and status reports come back; the reference bank answers from
+# its books after a delay, like a bank's next processing window.
+RAHDARI_BANK_RAIL = env.str(
+    "RAHDARI_BANK_RAIL", default="rahdari.payments.providers.ReferenceBankRail"
+)
+RAHDARI_REFERENCE_BANK_DIR = Path(
+    env.str("RAHDARI_REFERENCE_BANK_DIR", default=str(VAR_DIR / "reference-bank"))
+)
+RAHDARI_REFERENCE_BANK_DELAY_SECONDS = env.float(
+    "RAHDARI_REFERENCE_BANK_DELAY_SECONDS", default=120
+)
 RAHDARI_PAYMENT_BATCH_SIZE = env.int("RAHDARI_PAYMENT_BATCH_SIZE", default=50_000)
 RAHDARI_PAYMENT_FILES_DIR = Path(
     env.str("RAHDARI_PAYMENT_FILES_DIR", default=str(VAR_DIR / "payment-files"))

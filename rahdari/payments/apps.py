@@ -9,4 +9,8 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
-        from rahdari.payments import services  # noqa: F401 — registers the job kinds
+        from rahdari.core.jobs import register_periodic
+        from rahdari.payments import services  # also registers the job kinds
+
+        # The banks' status reports are fetched and applied every minute.
+        register_periodic("payments.collect_reports", services.reports_collect)

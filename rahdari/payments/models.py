@@ -311,3 +311,31 @@ class ReferenceAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}/{self.provider}"
+
+
+class ProviderMessage(TimeStampedModel):
+    """One status message received from a provider, once: a bank's pain.002 report or a
+    wallet operator's callback, e.g. HBL report STS-20261204-0003 on batch 3: 39,812
+    paid, 188 failed. A second delivery of the same message id changes nothing."""
+
+    class Outcome(models.TextChoices):
+        APPLIED = "applied", _("applied")
+        REJECTED = "rejected", _("rejected")
+
+    source = models.CharField(max_length=24)  # e.g. "bank:HABB", "wallet:jazzcash"
+    message_id = models.CharField(max_length=64)
+    batch = models.ForeignKey(
+        PaymentBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="messages"
+    )
+    sha256 = models.CharField(max_length=64)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "message_id"], name="provider_message_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.message_id}"

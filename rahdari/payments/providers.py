@@ -18,9 +18,11 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from rahdari.core.keyring import blind_index
@@ -89,3 +91,123 @@ def _directory_class(path: str) -> type[AccountDirectory]:
 
 def directory() -> AccountDirectory:
     return _directory_class(settings.RAHDARI_PAYMENT_DIRECTORY)()
+
+
+# --- Banks: instruction files out, status reports back ----------------------------------
+
+
+class BankRail(Protocol):
+    """How instruction files reach the banks and status reports come back. In production
+    an SFTP exchange with each bank (or 1LINK's bulk-payment gateway): ``send`` uploads a
+    pain.001 file, ``receive`` downloads the pain.002 reports not collected before."""
+
+    def send(self, *, bank: str, path: Path) -> None: ...
+
+    def receive(self) -> list[tuple[str, bytes]]: ...
+
+
+class ReferenceBankRail:
+    """A bank that reads our pain.001 files and answers each with a pain.002 report after
+    ``RAHDARI_REFERENCE_BANK_DELAY_SECONDS``, from its books (``ReferenceAccount``): an
+    unknown account is refused AC01, a closed one AC04, a blocked one AC06, an account in
+    another name BE01, an amount above the account's daily limit AM02; the rest is
+    credited (ACSC). Its folders are under ``RAHDARI_REFERENCE_BANK_DIR``."""
+
+    def __init__(self) -> None:
+        self.root = Path(settings.RAHDARI_REFERENCE_BANK_DIR)
+        self.delay = float(settings.RAHDARI_REFERENCE_BANK_DELAY_SECONDS)
+
+    def send(self, *, bank: str, path: Path) -> None:
+        from rahdari.payments import iso20022, rules
+
+        outbox = self.root / "outbox"
+        outbox.mkdir(parents=True, exist_ok=True)
+        message_id, payment_info_id, transfers = _read_pain001(path)
+        statuses = []
+        for end_to_end_id, amount, iban, name in transfers:
+            row = ReferenceAccount.objects.filter(
+                channel="bank", provider=bank, number_index=account_index("bank", bank, iban)
+            ).first()
+            if row is None:
+                status, reason = "RJCT", "AC01"
+            elif row.state == ReferenceAccount.State.CLOSED:
+                status, reason = "RJCT", "AC04"
+            elif row.state == ReferenceAccount.State.BLOCKED:
+                status, reason = "RJCT", "AC06"
+            elif not rules.names_match(name, row.holder_name):
+                status, reason = "RJCT", "BE01"
+            elif amount > row.daily_limit:
+                status, reason = "RJCT", "AM02"
+            else:
+                status, reason = "ACSC", None
+            statuses.append(
+                iso20022.TransactionStatus(
+                    original_end_to_end_id=end_to_end_id,
+                    status=status,
+                    reason_code=reason,
+                    original_payment_info_id=payment_info_id,
+                    accepted_at=timezone.now() if status == "ACSC" else None,
+                )
+            )
+        ready_at = time.time() + self.delay
+        report = outbox / f"{int(ready_at * 1000):015d}-{bank}-{message_id}.xml"
+        partial = report.with_suffix(".partial")
+        with partial.open("wb") as out:
+            iso20022.write_pain002(
+                out,
+                message_id=f"STS{message_id[3:]}"[:35],
+                created_at=timezone.now(),
+                original_message_id=message_id,
+                original_payment_info_id=payment_info_id,
+                statuses=statuses,
+            )
+        partial.replace(report)
+
+    def receive(self) -> list[tuple[str, bytes]]:
+        outbox, delivered = self.root / "outbox", self.root / "delivered"
+        if not outbox.is_dir():
+            return []
+        delivered.mkdir(parents=True, exist_ok=True)
+        now_ms = int(time.time() * 1000)
+        reports = []
+        for path in sorted(outbox.glob("*.xml")):
+            if int(path.name.split("-", 1)[0]) > now_ms:
+                continue  # the bank has not answered yet
+            reports.append((path.name, path.read_bytes()))
+            path.replace(delivered / path.name)
+        return reports
+
+
+def _read_pain001(path: Path) -> tuple[str, str, list[tuple[str, int, str, str]]]:
+    """What the reference bank needs from one of our files (our own, trusted XML)."""
+    from lxml import etree
+
+    from rahdari.payments.iso20022 import PAIN001_NS
+
+    ns = {"p": PAIN001_NS}
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.parse(str(path), parser).getroot()
+    message_id = root.findtext("p:CstmrCdtTrfInitn/p:GrpHdr/p:MsgId", namespaces=ns) or ""
+    info = root.find("p:CstmrCdtTrfInitn/p:PmtInf", namespaces=ns)
+    if info is None:
+        return message_id, "", []
+    transfers = [
+        (
+            tx.findtext("p:PmtId/p:EndToEndId", namespaces=ns) or "",
+            int(float(tx.findtext("p:Amt/p:InstdAmt", namespaces=ns) or 0)),
+            tx.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=ns) or "",
+            tx.findtext("p:Cdtr/p:Nm", namespaces=ns) or "",
+        )
+        for tx in info.iterfind("p:CdtTrfTxInf", namespaces=ns)
+    ]
+    return message_id, info.findtext("p:PmtInfId", namespaces=ns) or "", transfers
+
+
+@cache
+def _rail_class(path: str) -> type[BankRail]:
+    cls: type[BankRail] = import_string(path)
+    return cls
+
+
+def bank_rail() -> BankRail:
+    return _rail_class(settings.RAHDARI_BANK_RAIL)()

@@ -13,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, F, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -31,7 +31,7 @@ from rahdari.core.audit import audit_record
 from rahdari.core.errors import ApplicationError, Conflict, Forbidden
 from rahdari.core.jobs import JobContext, job_create, job_kind
 from rahdari.core.models import District
-from rahdari.core.notifications import register_templates
+from rahdari.core.notifications import notification_send, register_templates
 from rahdari.identity.models import Person, PersonStatus
 from rahdari.ledger.services import Event, ledger_submit, ledger_submit_many
 from rahdari.payments import iso20022, rules
@@ -42,15 +42,18 @@ from rahdari.payments.models import (
     PaymentBatch,
     PaymentCycle,
     PaymentEvent,
+    ProviderMessage,
     ReferenceAccount,
 )
 from rahdari.payments.providers import (
     LookupOutcome,
     ProviderUnavailable,
     account_index,
+    bank_rail,
     directory,
 )
 from rahdari.programs.models import Beneficiary, Program, TargetingRun
+from rahdari.programs.services import program_name
 from rahdari.registry import selectors as registry
 
 logger = logging.getLogger(__name__)
@@ -63,6 +66,15 @@ register_templates(
         "payments.account_code": gettext_noop(
             "Rahdari: {code} is your code to receive payments in {account}. Give it only if "
             "you asked for this change. It expires in {minutes} minutes."
+        ),
+        "payments.paid": gettext_noop(
+            "Rahdari: Rs {amount} ({program}, {cycle}) was paid into {account}. Reference "
+            "{reference}. Nobody may ask you for any part of it."
+        ),
+        "payments.failed_account": gettext_noop(
+            "Rahdari: Rs {amount} ({program}, {cycle}) could not be paid into {account}: the "
+            "bank says {reason}. Give a new account at a Rahdari office or on the web, and "
+            "the payment will follow."
         ),
     }
 )
@@ -507,6 +519,8 @@ def batches_compute(ctx: JobContext) -> dict[str, Any]:
     cycle = PaymentCycle.objects.select_related("program").get(pk=ctx.job.params["cycle"])
     if cycle.status == PaymentCycle.Status.APPROVED:
         PaymentCycle.objects.filter(pk=cycle.pk).update(status=PaymentCycle.Status.DISBURSING)
+    with transaction.atomic():
+        _requeue_failed(cycle)
     waiting = Payment.objects.filter(cycle=cycle, status=Payment.Status.PENDING)
     ctx.set_total(waiting.count())
     size = settings.RAHDARI_PAYMENT_BATCH_SIZE
@@ -534,6 +548,45 @@ def batches_compute(ctx: JobContext) -> dict[str, Any]:
                 batches += 1
                 ctx.advance(len(ids), {"batches": batches})
     return {"batches": batches}
+
+
+def _requeue_failed(cycle: PaymentCycle) -> int:
+    """Failed payments go into the next batch: a technical failure as it was; one the
+    bank refused for the account (AC01, AC04, AC06, BE01) only once the beneficiary has a
+    new verified account, which it then uses. At most ``rules.MAX_ATTEMPTS`` tries."""
+    failed = list(
+        Payment.objects.select_for_update()
+        .filter(cycle=cycle, status=Payment.Status.FAILED, attempts__lt=rules.MAX_ATTEMPTS)
+        .values_list("id", "person_id", "account_id", "reason_code")
+    )
+    if not failed:
+        return 0
+    accounts = {
+        person: (pk, channel, provider)
+        for pk, person, channel, provider in PaymentAccount.objects.filter(
+            person__in={person for _id, person, _a, _r in failed},
+            status=PaymentAccount.Status.ACTIVE,
+            verification=PaymentAccount.Verification.VERIFIED,
+        ).values_list("pk", "person_id", "channel", "provider")
+    }
+    requeued = []
+    for payment_id, person, account_id, reason in failed:
+        if reason in iso20022.ACCOUNT_REASON_CODES:
+            new = accounts.get(person)
+            if new is None or new[0] == account_id:
+                continue  # waits for a new account
+            Payment.objects.filter(pk=payment_id).update(
+                account_id=new[0], channel=new[1], provider=new[2]
+            )
+        requeued.append(payment_id)
+    Payment.objects.filter(pk__in=requeued).update(status=Payment.Status.PENDING, reason_code="")
+    PaymentEvent.objects.bulk_create(
+        [
+            PaymentEvent(payment_id=pk, status=Payment.Status.PENDING, source="retry")
+            for pk in requeued
+        ]
+    )
+    return len(requeued)
 
 
 def _instruct(cycle: PaymentCycle, channel: str, provider: str, ids: list[int]) -> PaymentBatch:
@@ -650,9 +703,7 @@ def batch_file_write(*, batch: PaymentBatch, directory_path: Path) -> Path:
             control_sum=batch.total,
         )
     partial.replace(path)
-    PaymentBatch.objects.filter(pk=batch.pk).update(
-        file_name=path.name, file_sha256=summary.sha256
-    )
+    PaymentBatch.objects.filter(pk=batch.pk).update(file_name=path.name, file_sha256=summary.sha256)
     return path
 
 
@@ -716,3 +767,260 @@ def reference_accounts_load_synthetic(*, households: int, seed: int) -> int:
             changes={"households": households, "seed": seed, "accounts": len(rows)},
         )
     return len(rows)
+
+
+# --- Sending batches, collecting and applying status reports ------------------------------
+
+
+def batch_send(*, batch: PaymentBatch, actor: User | None) -> PaymentBatch:
+    """Send a ready bank batch's pain.001 file to its bank, once. Audited."""
+    _require(actor, "payments.prepare_cycles")
+    if batch.channel != Channel.BANK:
+        raise ApplicationError(_("Only bank batches are sent as files."), code="not_a_bank_batch")
+    with transaction.atomic():
+        live = (
+            PaymentBatch.objects.select_for_update()
+            .select_related("cycle__program")
+            .get(pk=batch.pk)
+        )
+        if live.status != PaymentBatch.Status.READY:
+            raise Conflict(_("This batch was sent already."), code="already_sent")
+        path = batch_file_write(
+            batch=live, directory_path=settings.RAHDARI_PAYMENT_FILES_DIR / live.cycle.label
+        )
+        bank_rail().send(bank=live.provider, path=path)
+        live.status = PaymentBatch.Status.SENT
+        live.sent_at = timezone.now()
+        live.save(update_fields=["status", "sent_at", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="payments.batch_sent",
+            subject=live,
+            changes={"message_id": live.message_id, "count": live.count, "total": live.total},
+        )
+    return live
+
+
+def cycle_send(*, cycle: PaymentCycle, actor: User | None) -> int:
+    """Send every ready bank batch of a cycle; returns how many went."""
+    sent = 0
+    for batch in cycle.batches.filter(status=PaymentBatch.Status.READY, channel=Channel.BANK):
+        batch_send(batch=batch, actor=actor)
+        sent += 1
+    return sent
+
+
+def reports_collect() -> int:
+    """Fetch the banks' waiting status reports and apply each (the worker, every minute).
+    A report that cannot be applied is recorded and left for an officer; the others go on."""
+    applied = 0
+    for name, data in bank_rail().receive():
+        try:
+            status_report_ingest(data=data, source="bank", actor=None)
+            applied += 1
+        except ApplicationError as exc:
+            logger.warning("bank report %s not applied: %s", name, exc.code)
+    return applied
+
+
+REASONS = {
+    "AC01": gettext_noop("the account number is wrong"),
+    "AC04": gettext_noop("the account is closed"),
+    "AC06": gettext_noop("the account is blocked"),
+    "BE01": gettext_noop("the account is in another name"),
+    "AM02": gettext_noop("the amount is above the account's limit"),
+}
+_ACCOUNT_VERIFICATION = {
+    "AC01": PaymentAccount.Verification.NOT_FOUND,
+    "AC04": PaymentAccount.Verification.CLOSED,
+    "AC06": PaymentAccount.Verification.CLOSED,
+    "BE01": PaymentAccount.Verification.NAME_MISMATCH,
+}
+
+
+def status_report_ingest(*, data: bytes, source: str, actor: User | None) -> ProviderMessage:
+    """Apply a bank's pain.002 report: each instructed payment it names becomes paid or
+    failed (with the bank's reason), with an event, a ledger entry and an SMS. A report
+    seen before changes nothing; a malformed report, or one about an unknown batch, is
+    refused whole with the reason and audited; a status for a payment that is not in the
+    batch is counted, not applied."""
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        report = iso20022.parse_pain002(data)
+    except iso20022.Pain002Error as exc:
+        audit_record(
+            actor=actor,
+            action="payments.report_refused",
+            subject=("payments.providermessage", digest[:16]),
+            changes={"reason": "malformed", "detail": str(exc)[:200]},
+        )
+        raise ApplicationError(
+            _("This is not a valid pain.002 status report: %(detail)s") % {"detail": exc},
+            code="malformed_report",
+            status=422,
+        ) from exc
+    batch = (
+        PaymentBatch.objects.select_related("cycle__program")
+        .filter(message_id=report.original_message_id)
+        .first()
+    )
+    if batch is None:
+        audit_record(
+            actor=actor,
+            action="payments.report_refused",
+            subject=("payments.providermessage", report.message_id[:32]),
+            changes={"reason": "unknown_batch", "original": report.original_message_id},
+        )
+        raise ApplicationError(
+            _("The report is about a file this platform did not send."),
+            code="unknown_batch",
+            status=422,
+        )
+    source = f"{source}:{batch.provider}"
+    with transaction.atomic():
+        seen = ProviderMessage.objects.filter(source=source, message_id=report.message_id).first()
+        if seen is not None:
+            return seen
+        counts = _apply_statuses(batch, report.transactions)
+        message = ProviderMessage.objects.create(
+            source=source,
+            message_id=report.message_id,
+            batch=batch,
+            sha256=digest,
+            outcome=ProviderMessage.Outcome.APPLIED,
+            counts=counts,
+        )
+        still_open = Payment.objects.filter(batch=batch, status=Payment.Status.INSTRUCTED)
+        if not still_open.exists():
+            PaymentBatch.objects.filter(pk=batch.pk).update(status=PaymentBatch.Status.CLOSED)
+        audit_record(
+            actor=actor,
+            action="payments.report_applied",
+            subject=message,
+            changes={"batch": batch.message_id, **counts},
+        )
+    return message
+
+
+def _apply_statuses(
+    batch: PaymentBatch, transactions: Iterable[iso20022.TransactionStatus]
+) -> dict[str, int]:
+    wanted = {t.original_end_to_end_id: t for t in transactions}
+    counts = {"paid": 0, "failed": 0, "pending": 0, "unknown": 0, "repeated": 0}
+    rows: list[tuple[Any, ...]] = []
+    keys = list(wanted)
+    for start in range(0, len(keys), 5_000):
+        rows += list(
+            Payment.objects.select_for_update()
+            .filter(batch=batch, key__in=keys[start : start + 5_000])
+            .values_list(
+                "id",
+                "key",
+                "status",
+                "amount",
+                "district__name",
+                "person__rahdari_number",
+                "person__mobile",
+                "account_id",
+                "account__display",
+                "person__account__preferred_language",
+            )
+        )
+    counts["unknown"] = len(wanted) - len(rows)
+    paid, failed = [], []
+    for row in rows:
+        status = wanted[row[1]]
+        if row[2] != Payment.Status.INSTRUCTED:
+            counts["repeated"] += 1
+        elif status.status in iso20022.PAID_STATUSES:
+            paid.append(row)
+        elif status.status in iso20022.FAILED_STATUSES:
+            failed.append((row, status.reason_code or "NARR"))
+        else:
+            counts["pending"] += 1
+    now = timezone.now()
+    if paid:
+        Payment.objects.filter(pk__in=[r[0] for r in paid]).update(
+            status=Payment.Status.PAID, paid_at=now
+        )
+    for reason in {code for _row, code in failed}:
+        Payment.objects.filter(pk__in=[r[0] for r, code in failed if code == reason]).update(
+            status=Payment.Status.FAILED, reason_code=reason
+        )
+        if reason in _ACCOUNT_VERIFICATION:
+            PaymentAccount.objects.filter(
+                pk__in={r[7] for r, code in failed if code == reason}
+            ).update(verification=_ACCOUNT_VERIFICATION[reason])
+    _record(
+        batch,
+        [(r, Payment.Status.PAID, "") for r in paid]
+        + [(r, Payment.Status.FAILED, code) for r, code in failed],
+    )
+    counts["paid"], counts["failed"] = len(paid), len(failed)
+    return counts
+
+
+def _record(batch: PaymentBatch, changes: list[tuple[tuple[Any, ...], str, str]]) -> None:
+    """Events, ledger entries and SMS for payments that changed status."""
+    if not changes:
+        return
+    cycle = batch.cycle
+    submitted = ledger_submit_many(
+        events=[
+            Event(
+                kind=f"payments.{status}",
+                fields={
+                    "program": cycle.program.code,
+                    "cycle": cycle.label,
+                    "district": row[4],
+                    "payment": row[1],
+                    "channel": batch.channel,
+                    "amount": row[3],
+                },
+                beneficiary=row[5],
+            )
+            for row, status, _reason in changes
+        ]
+    )
+    PaymentEvent.objects.bulk_create(
+        [
+            PaymentEvent(
+                payment_id=row[0],
+                status=status,
+                source="pain002",
+                reason_code=reason,
+                leaf_hash=sub.leaf_hash,
+                entry_id=sub.entry_id,
+            )
+            for (row, status, reason), sub in zip(changes, submitted, strict=True)
+        ],
+        batch_size=5_000,
+    )
+    names: dict[str, str] = {}
+    for row, status, reason in changes:
+        if not row[6]:
+            continue
+        language = row[9] or "ur"
+        if language not in names:
+            names[language] = program_name(cycle.program, language)
+        if status == Payment.Status.PAID:
+            template, params = "payments.paid", {"reference": row[1]}
+        elif reason in REASONS:
+            with translation.override(language):
+                params = {"reason": str(_(REASONS[reason]))}
+            template = "payments.failed_account"
+        else:
+            continue  # a technical failure is retried; the beneficiary need not act
+        notification_send(
+            recipient=str(row[6]),
+            template=template,
+            language=language,
+            params={
+                "amount": f"{row[3]:,}",
+                "program": names[language],
+                "cycle": cycle.label,
+                "account": row[8] or "",
+                **params,
+            },
+            urgent=False,
+        )

@@ -813,6 +813,12 @@ def _name(definition: ProgramDefinition, language: str) -> str:
     return str(getattr(definition.name, language, definition.name.en))
 
 
+def program_name(program: Program, language: str) -> str:
+    """The program's name in a language, from its approved rules (its code if none)."""
+    version = program.versions.filter(status=ProgramVersion.Status.APPROVED).first()
+    return _name(definition_of(version), language) if version else program.code
+
+
 _PERIOD_WORDS = {
     "quarter": gettext_noop("quarter"),
     "month": gettext_noop("month"),

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 import xmlschema
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django.db import IntegrityError, transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rahdari.accounts.roles import Role
 from rahdari.core.errors import ApplicationError, Conflict, Forbidden
 from rahdari.core.jobs import job_run
-from rahdari.core.models import AuditEntry
+from rahdari.core.models import AuditEntry, OutboundMessage
 from rahdari.identity.models import Person
 from rahdari.ledger import entries
 from rahdari.ledger.models import LogEntry
@@ -29,7 +29,9 @@ from rahdari.payments.models import (
     PaymentBatch,
     PaymentCycle,
     PaymentEvent,
+    ReferenceAccount,
 )
+from rahdari.payments.providers import bank_rail
 from rahdari.programs.models import Program
 from tests.payments.conftest import bank_book, iban_for, last_action_code, totp_now
 
@@ -317,3 +319,112 @@ def test_the_export_command_writes_the_cycles_files(
     files = json.loads(capsys.readouterr().out)["files"]
     assert len(files) == 1 and Path(files[0]).is_file()
     assert cli.main(["payments", "export", "--cycle", "nonsense", "--out", str(tmp_path)]) == 2
+
+
+@pytest.fixture
+def sent_cycle(
+    cycle_ready: dict[str, Any],
+    approver: Any,
+    officers: tuple[Any, Any],
+    enrolled_payee: Callable[..., Person],
+    settings: Any,
+    tmp_path: Path,
+) -> dict[str, Any]:
+    """The cycle approved with a second payee whose bank account is in another name at
+    the bank (the bank refuses BE01), batched and sent to the reference bank."""
+    settings.RAHDARI_REFERENCE_BANK_DIR = tmp_path / "bank"
+    settings.RAHDARI_PAYMENT_FILES_DIR = tmp_path / "files"
+    settings.RAHDARI_REFERENCE_BANK_DELAY_SECONDS = 0
+    cycle = services.cycle_decide(
+        cycle=cycle_ready["cycle"], approve=True, actor=approver, totp=totp_now(approver)
+    )
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    # The bank's books change after the name check: the account now has another title.
+    paid = Payment.objects.get(cycle=cycle, status="instructed")
+    assert services.cycle_send(cycle=cycle, actor=officers[0]) == 1
+    return {**cycle_ready, "cycle": cycle, "payment": paid}
+
+
+def test_the_banks_report_marks_payments_paid_with_ledger_entry_and_sms(
+    sent_cycle: dict[str, Any],
+) -> None:
+    assert services.reports_collect() == 1
+    payment = Payment.objects.get(pk=sent_cycle["payment"].pk)
+    assert payment.status == "paid" and payment.paid_at is not None
+    assert PaymentBatch.objects.get(pk=payment.batch_id).status == "closed"
+    event = PaymentEvent.objects.get(payment=payment, status="paid")
+    assert event.source == "pain002" and event.leaf_hash
+    ledger_integrate()
+    entry = entries.decode_entry(bytes(LogEntry.objects.get(kind="payments.paid").body))
+    assert entry["payment"] == payment.key and entry["amount"] == 13_500
+    sms = OutboundMessage.objects.filter(template="payments.paid").get()
+    assert payment.key in sms.text and "13,500" in sms.text
+    assert AuditEntry.objects.filter(action="payments.report_applied").count() == 1
+    assert services.reports_collect() == 0  # nothing new from the bank
+
+
+def test_a_report_seen_twice_changes_nothing(sent_cycle: dict[str, Any], settings: Any) -> None:
+    [(_name, data)] = bank_rail().receive()
+    first = services.status_report_ingest(data=data, source="bank", actor=None)
+    again = services.status_report_ingest(data=data, source="bank", actor=None)
+    assert first.pk == again.pk and first.counts["paid"] == 1
+    assert PaymentEvent.objects.filter(status="paid").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "code"),
+    [
+        (lambda data: data[: len(data) // 2], "malformed_report"),
+        (lambda data: b"<!DOCTYPE x [<!ENTITY a 'b'>]>" + data, "malformed_report"),
+        (lambda data: data.replace(b"<OrgnlMsgId>RDP", b"<OrgnlMsgId>XYZ"), "unknown_batch"),
+    ],
+)
+def test_bad_reports_are_refused_whole_and_audited(
+    sent_cycle: dict[str, Any], mutate: Callable[[bytes], bytes], code: str
+) -> None:
+    [(_name, data)] = bank_rail().receive()
+    with pytest.raises(ApplicationError) as refused:
+        services.status_report_ingest(data=mutate(data), source="bank", actor=None)
+    assert refused.value.code == code and refused.value.status == 422
+    assert Payment.objects.get(pk=sent_cycle["payment"].pk).status == "instructed"
+    assert AuditEntry.objects.filter(action="payments.report_refused").count() == 1
+
+
+def test_a_status_for_a_payment_not_in_the_batch_is_counted_not_applied(
+    sent_cycle: dict[str, Any],
+) -> None:
+    [(_name, data)] = bank_rail().receive()
+    key = sent_cycle["payment"].key
+    forged = data.replace(key.encode(), b"A" * 32)
+    message = services.status_report_ingest(data=forged, source="bank", actor=None)
+    assert message.counts["unknown"] == 1 and message.counts["paid"] == 0
+    assert Payment.objects.get(pk=sent_cycle["payment"].pk).status == "instructed"
+
+
+def test_a_refused_account_waits_for_a_new_one_then_goes_in_the_next_batch(
+    sent_cycle: dict[str, Any], officers: tuple[Any, Any]
+) -> None:
+    payment = sent_cycle["payment"]
+    first_batch = payment.batch_id
+    person = Person.objects.get(pk=payment.person_id)
+    # The bank knows the account under another name by the time the file arrives.
+    ReferenceAccount.objects.filter(channel="bank").update(holder_name="Sher Khan Afridi")
+    PaymentBatch.objects.filter(pk=payment.batch_id).update(status="ready")
+    services.batch_send(batch=PaymentBatch.objects.get(pk=payment.batch_id), actor=officers[0])
+    reports = bank_rail().receive()
+    services.status_report_ingest(data=reports[-1][1], source="bank", actor=None)
+    payment.refresh_from_db()
+    assert payment.status == "failed" and payment.reason_code == "BE01"
+    assert PaymentAccount.objects.get(pk=payment.account_id).verification == "name_mismatch"
+    assert OutboundMessage.objects.filter(template="payments.failed_account").count() == 1
+    cycle = sent_cycle["cycle"]
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    assert Payment.objects.get(pk=payment.pk).status == "failed"  # no new account yet
+    new = _account(person, 3)
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    payment.refresh_from_db()
+    assert payment.status == "instructed" and payment.attempts == 2
+    assert payment.account_id == new.pk and payment.batch_id != first_batch
+    ledger_integrate()
+    assert LogEntry.objects.filter(kind="payments.instructed").count() == 2
+    assert LogEntry.objects.filter(kind="payments.failed").count() == 1
