@@ -379,6 +379,13 @@ RAHDARI_REFERENCE_BANK_DIR = Path(
 RAHDARI_REFERENCE_BANK_DELAY_SECONDS = env.float(
     "RAHDARI_REFERENCE_BANK_DELAY_SECONDS", default=120
 )
+# Wallet operators and card issuers (G2P Connect disburse, callbacks signed with a
+# shared secret per provider: JSON {"jazzcash": "…"}; unset ones derive from the key ring).
+RAHDARI_DISBURSEMENT_PROVIDER = env.str(
+    "RAHDARI_DISBURSEMENT_PROVIDER",
+    default="rahdari.payments.providers.ReferenceDisbursementProvider",
+)
+RAHDARI_PROVIDER_SECRETS = env.json("RAHDARI_PROVIDER_SECRETS", default={})
 RAHDARI_PAYMENT_BATCH_SIZE = env.int("RAHDARI_PAYMENT_BATCH_SIZE", default=50_000)
 RAHDARI_PAYMENT_FILES_DIR = Path(
     env.str("RAHDARI_PAYMENT_FILES_DIR", default=str(VAR_DIR / "payment-files"))

@@ -13,13 +13,15 @@ operators' KYC APIs, the card issuer's API) are described in docs/payments.md.
 
 from __future__ import annotations
 
+import hmac
+import json
 import random
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.utils import timezone
@@ -211,3 +213,141 @@ def _rail_class(path: str) -> type[BankRail]:
 
 def bank_rail() -> BankRail:
     return _rail_class(settings.RAHDARI_BANK_RAIL)()
+
+
+# --- Wallet operators and card issuers: G2P Connect disburse / on-disburse ---------------
+
+# G2P Connect status reason codes the reference provider sends, and the ISO 20022 reason
+# each is recorded as (so bank and wallet failures read the same downstream).
+G2P_REASONS = {
+    "rjct.payee_fa.invalid": "AC01",
+    "rjct.account.closed": "AC04",
+    "rjct.account.blocked": "AC06",
+    "rjct.payee_name.mismatch": "BE01",
+    "rjct.amount.limit_exceeded": "AM02",
+}
+
+
+class DisbursementProvider(Protocol):
+    """A wallet operator or card issuer that takes a G2P Connect ``disburse`` request
+    and answers each disbursement later with an ``on-disburse`` callback to
+    ``/api/v1/payments/callbacks/<provider>``, signed with HMAC-SHA256 of the body under
+    the provider's shared secret (header ``X-Rahdari-Signature``)."""
+
+    def disburse(self, *, provider: str, request: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def callback_secret(provider: str) -> bytes:
+    """The shared secret a provider signs its callbacks with (derived per provider from
+    the key ring in this installation; in production each provider's secret is set in
+    ``RAHDARI_PROVIDER_SECRETS``)."""
+    configured = settings.RAHDARI_PROVIDER_SECRETS.get(provider)
+    if configured:
+        return str(configured).encode()
+    from rahdari.core.keyring import keyring
+
+    return hmac.new(
+        keyring().index_key, b"provider-callback\x00" + provider.encode(), "sha256"
+    ).digest()
+
+
+def sign_callback(provider: str, body: bytes) -> str:
+    return hmac.new(callback_secret(provider), body, "sha256").hexdigest()
+
+
+class ReferenceDisbursementProvider:
+    """Accepts a disburse request (ACK), decides each disbursement from its books like
+    the reference bank, and queues the signed on-disburse callback, delivered after
+    ``RAHDARI_REFERENCE_BANK_DELAY_SECONDS`` by ``due_callbacks``."""
+
+    def __init__(self) -> None:
+        self.root = Path(settings.RAHDARI_REFERENCE_BANK_DIR) / "callbacks"
+        self.delay = float(settings.RAHDARI_REFERENCE_BANK_DELAY_SECONDS)
+
+    def disburse(self, *, provider: str, request: dict[str, Any]) -> dict[str, Any]:
+        from rahdari.payments import rules
+
+        header, message = request.get("header", {}), request.get("message", {})
+        items = message.get("disburse") or []
+        if header.get("action") != "disburse" or not items:
+            return {"message": {"ack_status": "NACK", "error": {"code": "err.request.bad"}}}
+        answers = []
+        now = timezone.now().isoformat()
+        for item in items:
+            scheme, _, rest = str(item.get("payee_fa", "")).partition(":")
+            number = rest.rsplit("@", 1)[0]
+            channel = "wallet" if scheme == "mobile" else "card"
+            row = ReferenceAccount.objects.filter(
+                channel=channel,
+                provider=provider,
+                number_index=account_index(channel, provider, number),
+            ).first()
+            if row is None:
+                status, reason = "RJCT", "rjct.payee_fa.invalid"
+            elif row.state == ReferenceAccount.State.CLOSED:
+                status, reason = "RJCT", "rjct.account.closed"
+            elif row.state == ReferenceAccount.State.BLOCKED:
+                status, reason = "RJCT", "rjct.account.blocked"
+            elif not rules.names_match(str(item.get("payee_name", "")), row.holder_name):
+                status, reason = "RJCT", "rjct.payee_name.mismatch"
+            elif int(item.get("amount", 0)) > row.daily_limit:
+                status, reason = "RJCT", "rjct.amount.limit_exceeded"
+            else:
+                status, reason = "SUCC", ""
+            answer = {"reference_id": item.get("reference_id"), "timestamp": now, "status": status}
+            if reason:
+                answer["status_reason_code"] = reason
+            answers.append(answer)
+        callback = {
+            "header": {
+                "version": "1.0.0",
+                "message_id": f"CB-{header.get('message_id', '')}"[:64],
+                "message_ts": now,
+                "action": "on-disburse",
+                "status": "succ",
+                "total_count": len(answers),
+                "completed_count": len(answers),
+                "sender_id": provider,
+                "receiver_id": header.get("sender_id", ""),
+            },
+            "message": {"transaction_id": message.get("transaction_id"), "on_disburse": answers},
+        }
+        body = json.dumps(callback, separators=(",", ":")).encode()
+        self.root.mkdir(parents=True, exist_ok=True)
+        ready = int((time.time() + self.delay) * 1000)
+        name = self.root / f"{ready:015d}-{provider}-{header.get('message_id', 'x')}.json"
+        name.write_bytes(body)
+        return {
+            "message": {
+                "ack_status": "ACK",
+                "timestamp": now,
+                "correlation_id": message.get("transaction_id"),
+            }
+        }
+
+    def due_callbacks(self) -> list[tuple[str, bytes, str]]:
+        """(provider, body, signature) of the callbacks due now, each handed out once."""
+        if not self.root.is_dir():
+            return []
+        sent = self.root.parent / "callbacks-delivered"
+        sent.mkdir(parents=True, exist_ok=True)
+        now_ms = int(time.time() * 1000)
+        due = []
+        for path in sorted(self.root.glob("*.json")):
+            ready, provider, _rest = path.name.split("-", 2)
+            if int(ready) > now_ms:
+                continue
+            body = path.read_bytes()
+            due.append((provider, body, sign_callback(provider, body)))
+            path.replace(sent / path.name)
+        return due
+
+
+@cache
+def _provider_class(path: str) -> type[DisbursementProvider]:
+    cls: type[DisbursementProvider] = import_string(path)
+    return cls
+
+
+def disbursement_provider() -> DisbursementProvider:
+    return _provider_class(settings.RAHDARI_DISBURSEMENT_PROVIDER)()

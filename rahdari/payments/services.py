@@ -11,6 +11,8 @@ resumes without paying anyone twice.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
@@ -46,11 +48,15 @@ from rahdari.payments.models import (
     ReferenceAccount,
 )
 from rahdari.payments.providers import (
+    G2P_REASONS,
     LookupOutcome,
     ProviderUnavailable,
+    ReferenceDisbursementProvider,
     account_index,
     bank_rail,
     directory,
+    disbursement_provider,
+    sign_callback,
 )
 from rahdari.programs.models import Beneficiary, Program, TargetingRun
 from rahdari.programs.services import program_name
@@ -773,10 +779,10 @@ def reference_accounts_load_synthetic(*, households: int, seed: int) -> int:
 
 
 def batch_send(*, batch: PaymentBatch, actor: User | None) -> PaymentBatch:
-    """Send a ready bank batch's pain.001 file to its bank, once. Audited."""
+    """Send a ready batch to its provider, once: a bank batch as its pain.001 file, a
+    wallet or card batch as a G2P Connect ``disburse`` request (a refused request leaves
+    the batch ready, with the provider's error). Audited."""
     _require(actor, "payments.prepare_cycles")
-    if batch.channel != Channel.BANK:
-        raise ApplicationError(_("Only bank batches are sent as files."), code="not_a_bank_batch")
     with transaction.atomic():
         live = (
             PaymentBatch.objects.select_for_update()
@@ -785,10 +791,22 @@ def batch_send(*, batch: PaymentBatch, actor: User | None) -> PaymentBatch:
         )
         if live.status != PaymentBatch.Status.READY:
             raise Conflict(_("This batch was sent already."), code="already_sent")
-        path = batch_file_write(
-            batch=live, directory_path=settings.RAHDARI_PAYMENT_FILES_DIR / live.cycle.label
-        )
-        bank_rail().send(bank=live.provider, path=path)
+        if live.channel == Channel.BANK:
+            path = batch_file_write(
+                batch=live, directory_path=settings.RAHDARI_PAYMENT_FILES_DIR / live.cycle.label
+            )
+            bank_rail().send(bank=live.provider, path=path)
+        else:
+            ack = disbursement_provider().disburse(
+                provider=live.provider, request=_disburse_request(live)
+            )
+            if ack.get("message", {}).get("ack_status") != "ACK":
+                error = str(ack.get("message", {}).get("error", {}).get("code", "nack"))[:60]
+                raise ApplicationError(
+                    _("The provider refused the batch: %(error)s") % {"error": error},
+                    code="provider_refused",
+                    status=409,
+                )
         live.status = PaymentBatch.Status.SENT
         live.sent_at = timezone.now()
         live.save(update_fields=["status", "sent_at", "updated_at"])
@@ -801,17 +819,138 @@ def batch_send(*, batch: PaymentBatch, actor: User | None) -> PaymentBatch:
     return live
 
 
+def _financial_address(channel: str, provider: str, number: str) -> str:
+    """A G2P Connect financial address: mobile:+923001234567@jazzcash, token:…@bok-card."""
+    scheme = "mobile" if channel == Channel.WALLET else "token"
+    return f"{scheme}:{number}@{provider}"
+
+
+def _disburse_request(batch: PaymentBatch) -> dict[str, Any]:
+    now = timezone.now().isoformat()
+    rows = (
+        Payment.objects.filter(batch=batch)
+        .order_by("id")
+        .values_list(
+            "key", "amount", "account__number", "account__holder_name", "person__full_name"
+        )
+    )
+    note = f"{batch.cycle.program.code} {batch.cycle.label}"[:99]
+    return {
+        "header": {
+            "version": "1.0.0",
+            "message_id": batch.message_id,
+            "message_ts": now,
+            "action": "disburse",
+            "sender_id": "rahdari",
+            "receiver_id": batch.provider,
+            "total_count": batch.count,
+            "is_msg_encrypted": False,
+        },
+        "message": {
+            "transaction_id": batch.message_id,
+            "disburse": [
+                {
+                    "reference_id": key,
+                    "payer_fa": f"account:{settings.RAHDARI_PAYMENT_DEBTOR_IBAN}",
+                    "payer_name": settings.RAHDARI_PAYMENT_DEBTOR_NAME,
+                    "payee_fa": _financial_address(batch.channel, batch.provider, str(number)),
+                    "payee_name": str(holder or full_name),
+                    "amount": str(amount),
+                    "currency_code": "PKR",
+                    "note": note,
+                    "purpose": "SSBE",
+                }
+                for key, amount, number, holder, full_name in rows
+            ],
+        },
+    }
+
+
 def cycle_send(*, cycle: PaymentCycle, actor: User | None) -> int:
-    """Send every ready bank batch of a cycle; returns how many went."""
+    """Send every ready batch of a cycle; returns how many went."""
     sent = 0
-    for batch in cycle.batches.filter(status=PaymentBatch.Status.READY, channel=Channel.BANK):
+    for batch in cycle.batches.filter(status=PaymentBatch.Status.READY):
         batch_send(batch=batch, actor=actor)
         sent += 1
     return sent
 
 
+def callback_ingest(*, provider: str, body: bytes, signature: str) -> ProviderMessage:
+    """Apply a provider's signed G2P Connect ``on-disburse`` callback: SUCC → paid,
+    RJCT → failed (its reason recorded as the matching ISO 20022 code), RCVD/PDNG → no
+    change. A bad signature (401), a malformed body or an unknown batch (422) changes
+    nothing and is audited; the same callback twice changes nothing."""
+    expected = sign_callback(provider, body)
+    if not hmac.compare_digest(expected, (signature or "").strip().lower()):
+        audit_record(
+            actor=None,
+            action="payments.callback_refused",
+            subject=("payments.providermessage", provider[:16]),
+            changes={"reason": "bad_signature"},
+        )
+        raise ApplicationError(
+            _("The callback's signature is wrong."), code="bad_signature", status=401
+        )
+    try:
+        data = json.loads(body)
+        header, message = data["header"], data["message"]
+        if header["action"] != "on-disburse":
+            raise ValueError("not an on-disburse callback")
+        message_id, batch_id = str(header["message_id"]), str(message["transaction_id"])
+        statuses = [
+            iso20022.TransactionStatus(
+                original_end_to_end_id=str(item["reference_id"]),
+                status={"SUCC": "ACSC", "RJCT": "RJCT", "RCVD": "RCVD", "PDNG": "PDNG"}[
+                    item["status"]
+                ],
+                reason_code=G2P_REASONS.get(str(item.get("status_reason_code", "")), "NARR")
+                if item["status"] == "RJCT"
+                else None,
+            )
+            for item in message["on_disburse"]
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        audit_record(
+            actor=None,
+            action="payments.callback_refused",
+            subject=("payments.providermessage", provider[:16]),
+            changes={"reason": "malformed"},
+        )
+        raise ApplicationError(
+            _("This is not a valid on-disburse callback."), code="malformed_callback", status=422
+        ) from exc
+    batch = (
+        PaymentBatch.objects.select_related("cycle__program")
+        .filter(message_id=batch_id, provider=provider)
+        .exclude(channel=Channel.BANK)
+        .first()
+    )
+    if batch is None:
+        audit_record(
+            actor=None,
+            action="payments.callback_refused",
+            subject=("payments.providermessage", message_id[:32]),
+            changes={"reason": "unknown_batch"},
+        )
+        raise ApplicationError(
+            _("The callback is about a batch this platform did not send."),
+            code="unknown_batch",
+            status=422,
+        )
+    return _ingest(
+        batch,
+        f"{batch.channel}:{provider}",
+        message_id,
+        hashlib.sha256(body).hexdigest(),
+        statuses,
+        None,
+        "callback",
+    )
+
+
 def reports_collect() -> int:
-    """Fetch the banks' waiting status reports and apply each (the worker, every minute).
+    """Fetch the banks' waiting status reports (and the reference providers' callbacks)
+    and apply each (the worker, every minute).
     A report that cannot be applied is recorded and left for an officer; the others go on."""
     applied = 0
     for name, data in bank_rail().receive():
@@ -820,6 +959,15 @@ def reports_collect() -> int:
             applied += 1
         except ApplicationError as exc:
             logger.warning("bank report %s not applied: %s", name, exc.code)
+    provider = disbursement_provider()
+    if isinstance(provider, ReferenceDisbursementProvider):
+        # The reference providers "call back" here; real ones post to the callback URL.
+        for name, body, signature in provider.due_callbacks():
+            try:
+                callback_ingest(provider=name, body=body, signature=signature)
+                applied += 1
+            except ApplicationError as exc:
+                logger.warning("callback from %s not applied: %s", name, exc.code)
     return applied
 
 
@@ -876,15 +1024,34 @@ def status_report_ingest(*, data: bytes, source: str, actor: User | None) -> Pro
             code="unknown_batch",
             status=422,
         )
-    source = f"{source}:{batch.provider}"
+    return _ingest(
+        batch,
+        f"{source}:{batch.provider}",
+        report.message_id,
+        digest,
+        report.transactions,
+        actor,
+        "pain002",
+    )
+
+
+def _ingest(
+    batch: PaymentBatch,
+    source: str,
+    message_id: str,
+    digest: str,
+    statuses: Iterable[iso20022.TransactionStatus],
+    actor: User | None,
+    kind: str,
+) -> ProviderMessage:
     with transaction.atomic():
-        seen = ProviderMessage.objects.filter(source=source, message_id=report.message_id).first()
+        seen = ProviderMessage.objects.filter(source=source, message_id=message_id).first()
         if seen is not None:
             return seen
-        counts = _apply_statuses(batch, report.transactions)
+        counts = _apply_statuses(batch, statuses, kind)
         message = ProviderMessage.objects.create(
             source=source,
-            message_id=report.message_id,
+            message_id=message_id,
             batch=batch,
             sha256=digest,
             outcome=ProviderMessage.Outcome.APPLIED,
@@ -903,7 +1070,7 @@ def status_report_ingest(*, data: bytes, source: str, actor: User | None) -> Pro
 
 
 def _apply_statuses(
-    batch: PaymentBatch, transactions: Iterable[iso20022.TransactionStatus]
+    batch: PaymentBatch, transactions: Iterable[iso20022.TransactionStatus], kind: str
 ) -> dict[str, int]:
     wanted = {t.original_end_to_end_id: t for t in transactions}
     counts = {"paid": 0, "failed": 0, "pending": 0, "unknown": 0, "repeated": 0}
@@ -955,12 +1122,15 @@ def _apply_statuses(
         batch,
         [(r, Payment.Status.PAID, "") for r in paid]
         + [(r, Payment.Status.FAILED, code) for r, code in failed],
+        kind,
     )
     counts["paid"], counts["failed"] = len(paid), len(failed)
     return counts
 
 
-def _record(batch: PaymentBatch, changes: list[tuple[tuple[Any, ...], str, str]]) -> None:
+def _record(
+    batch: PaymentBatch, changes: list[tuple[tuple[Any, ...], str, str]], source: str
+) -> None:
     """Events, ledger entries and SMS for payments that changed status."""
     if not changes:
         return
@@ -987,7 +1157,7 @@ def _record(batch: PaymentBatch, changes: list[tuple[tuple[Any, ...], str, str]]
             PaymentEvent(
                 payment_id=row[0],
                 status=status,
-                source="pain002",
+                source=source,
                 reason_code=reason,
                 leaf_hash=sub.leaf_hash,
                 entry_id=sub.entry_id,

@@ -31,7 +31,7 @@ from rahdari.payments.models import (
     PaymentEvent,
     ReferenceAccount,
 )
-from rahdari.payments.providers import bank_rail
+from rahdari.payments.providers import account_index, bank_rail, sign_callback
 from rahdari.programs.models import Program
 from tests.payments.conftest import bank_book, iban_for, last_action_code, totp_now
 
@@ -428,3 +428,106 @@ def test_a_refused_account_waits_for_a_new_one_then_goes_in_the_next_batch(
     ledger_integrate()
     assert LogEntry.objects.filter(kind="payments.instructed").count() == 2
     assert LogEntry.objects.filter(kind="payments.failed").count() == 1
+
+
+@pytest.fixture
+def wallet_cycle(
+    enrolled_payee: Callable[..., Person],
+    approved_run: Callable[[], Any],
+    officers: tuple[Any, Any],
+    approver: Any,
+    settings: Any,
+    tmp_path: Path,
+) -> dict[str, Any]:
+    """One payee paid into her JazzCash wallet: cycle approved, batched, sent."""
+    settings.RAHDARI_REFERENCE_BANK_DIR = tmp_path / "providers"
+    settings.RAHDARI_REFERENCE_BANK_DELAY_SECONDS = 0
+    person = enrolled_payee()
+    mobile = str(person.mobile)
+    ReferenceAccount.objects.create(
+        channel="wallet",
+        provider="jazzcash",
+        number_index=account_index("wallet", "jazzcash", mobile),
+        holder_name=str(person.full_name),
+    )
+    requested = services.payment_account_request(
+        person=person, channel="wallet", number=mobile, provider="jazzcash", actor=None
+    )
+    services.payment_account_confirm(account=requested, code=last_action_code(person), actor=None)
+    approved_run()
+    cycle = services.cycle_prepare(
+        program=Program.objects.get(code="cash-transfer"), label="2026-Q4", actor=officers[0]
+    )
+    job_run(job_id=str(cycle.job_id))
+    cycle = services.cycle_decide(
+        cycle=PaymentCycle.objects.get(pk=cycle.pk),
+        approve=True,
+        actor=approver,
+        totp=totp_now(approver),
+    )
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    batch = PaymentBatch.objects.get(cycle=cycle)
+    assert (batch.channel, batch.provider) == ("wallet", "jazzcash")
+    assert services.cycle_send(cycle=cycle, actor=officers[0]) == 1
+    return {"cycle": cycle, "batch": batch, "person": person}
+
+
+def test_a_wallet_batch_is_paid_through_the_providers_signed_callback(
+    wallet_cycle: dict[str, Any],
+) -> None:
+    assert services.reports_collect() == 1
+    payment = Payment.objects.get(batch=wallet_cycle["batch"])
+    assert payment.status == "paid"
+    assert PaymentEvent.objects.get(payment=payment, status="paid").source == "callback"
+    assert PaymentBatch.objects.get(pk=wallet_cycle["batch"].pk).status == "closed"
+
+
+def _callback(provider: str, batch: PaymentBatch, status: str = "SUCC", **extra: Any) -> bytes:
+    payment = Payment.objects.get(batch=batch)
+    item = {
+        "reference_id": payment.key,
+        "timestamp": "2026-12-04T10:00:00+05:00",
+        "status": status,
+        **extra,
+    }
+    return json.dumps(
+        {
+            "header": {"message_id": f"CB-{status}-{len(extra)}", "action": "on-disburse"},
+            "message": {"transaction_id": batch.message_id, "on_disburse": [item]},
+        }
+    ).encode()
+
+
+def test_callbacks_that_are_forged_malformed_or_repeated_change_nothing(
+    wallet_cycle: dict[str, Any],
+) -> None:
+    batch = wallet_cycle["batch"]
+    body = _callback("jazzcash", batch, "RJCT", status_reason_code="rjct.payee_fa.invalid")
+    with pytest.raises(ApplicationError) as forged:
+        services.callback_ingest(provider="jazzcash", body=body, signature="0" * 64)
+    assert forged.value.status == 401 and forged.value.code == "bad_signature"
+    with pytest.raises(ApplicationError) as malformed:
+        bad = b'{"header": {}}'
+        services.callback_ingest(
+            provider="jazzcash", body=bad, signature=sign_callback("jazzcash", bad)
+        )
+    assert malformed.value.code == "malformed_callback"
+    other = _callback("easypaisa", batch)
+    with pytest.raises(ApplicationError) as foreign:
+        services.callback_ingest(
+            provider="easypaisa", body=other, signature=sign_callback("easypaisa", other)
+        )
+    assert foreign.value.code == "unknown_batch"
+    assert AuditEntry.objects.filter(action="payments.callback_refused").count() == 3
+    assert Payment.objects.get(batch=batch).status == "instructed"
+    # A genuine refusal: the wallet does not exist any more.
+    first = services.callback_ingest(
+        provider="jazzcash", body=body, signature=sign_callback("jazzcash", body)
+    )
+    again = services.callback_ingest(
+        provider="jazzcash", body=body, signature=sign_callback("jazzcash", body)
+    )
+    assert first.pk == again.pk and first.counts["failed"] == 1
+    payment = Payment.objects.get(batch=batch)
+    assert payment.status == "failed" and payment.reason_code == "AC01"
+    assert PaymentAccount.objects.get(pk=payment.account_id).verification == "not_found"
