@@ -90,5 +90,6 @@ urlpatterns = [
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
     path(".well-known/rahdari-keys.json", credential_views.keyset, name="rahdari_keys"),
     path("status/<int:number>", credential_views.status_list, name="status_list"),
+    path("ledger/", include("rahdari.ledger.urls")),
     path("", include("rahdari.core.urls")),
 ]

@@ -10,7 +10,7 @@
 - **Signed tree heads** sign RFC 6962's TreeHeadSignature structure (§3.5: version 0,
   signature type 1, timestamp in ms, tree size, root hash) with Ed25519.
 - **Receipts** pack an entry, its salt, its inclusion proof and the tree head into a
-  short text for a QR code (base64url of compact JSON).
+  short text for a QR code (dot-separated fields, binary ones base64url).
 - **Totals** per program, cycle and district are derived from entries alone, so an
   outside verifier recomputes exactly what the transparency page shows.
 """
@@ -73,6 +73,9 @@ KINDS: dict[str, _Kind] = {
 
 _MAX_INT = 2**53  # beyond it JavaScript (the browser's verifier) reads integers inexactly
 _ID = re.compile(r"^[0-9a-f]{32}$")
+_NATURAL = re.compile(r"^(0|[1-9][0-9]{0,15})$")
+_KEY_ID = re.compile(r"^[0-9a-f]{16}$")
+_LOCAL_DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 _AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _COMMITMENT = re.compile(r"^[0-9a-f]{64}$")
 
@@ -118,7 +121,7 @@ def check_entry(entry: Mapping[str, Any]) -> None:
         raise EntryError(f"{kind}: missing {', '.join(missing)}")
     if extra := sorted(entry.keys() - expected):
         raise EntryError(f"{kind}: fields not in the schema: {', '.join(extra)}")
-    if entry["v"] != ENTRY_VERSION:
+    if type(entry["v"]) is not int or entry["v"] != ENTRY_VERSION:
         raise EntryError(f"unsupported version {entry['v']!r}")
     if not (isinstance(entry["id"], str) and _ID.match(entry["id"])):
         raise EntryError("id must be 32 lower-case hex digits")
@@ -174,6 +177,12 @@ def decode_entry(body: bytes | str) -> dict[str, Any]:
     if canonical_json(entry) != raw:
         raise EntryError("an entry must be in canonical form")
     return entry
+
+
+def normalise_number(number: str) -> str:
+    """A Rahdari number as people type it (groups of four, dashes, Urdu or Arabic-Indic
+    digits) in the form the log commits to: ASCII digits only."""
+    return "".join(number.translate(_LOCAL_DIGITS).split()).replace("-", "")
 
 
 def commitment(subject: str, salt: bytes) -> str:
@@ -269,54 +278,63 @@ class Receipt:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> str:
-        """base64url (no padding) of compact JSON: short enough for one QR code."""
-        data: dict[str, Any] = {
-            "v": 1,
-            "e": self.entry.decode(),
-            "i": self.index,
-            "p": _b64url(b"".join(self.proof)),
-            "t": {
-                "n": self.tree_head.tree_size,
-                "ts": self.tree_head.timestamp_ms,
-                "r": _b64url(self.tree_head.root_hash),
-                "g": _b64url(self.tree_head.signature),
-                "k": self.tree_head.key_id,
-            },
-        }
+        """Dot-separated fields, binary ones base64url without padding (one layer of
+        encoding, so a QR code holds it at 10 million entries):
+        ``1.entry.index.proof.tree_size.timestamp.root.signature.key_id[.salt]``."""
+        fields = [
+            "1",
+            _b64url(self.entry),
+            str(self.index),
+            _b64url(b"".join(self.proof)),
+            str(self.tree_head.tree_size),
+            str(self.tree_head.timestamp_ms),
+            _b64url(self.tree_head.root_hash),
+            _b64url(self.tree_head.signature),
+            self.tree_head.key_id,
+        ]
         if self.salt is not None:
-            data["s"] = _b64url(self.salt)
-        return _b64url(canonical_json(data))
+            fields.append(_b64url(self.salt))
+        return ".".join(fields)
 
     @classmethod
     def decode(cls, text: str) -> Receipt:
         """Raise ValueError on anything that is not a well-formed receipt."""
+        fields = text.strip().split(".") if isinstance(text, str) else []
+        if len(fields) not in (9, 10) or fields[0] != "1":
+            raise ValueError("not a ledger receipt")
+        _v, entry, index, proof, size, timestamp, root, signature, key, *salt = fields
+        if not all(_NATURAL.match(value) for value in (index, size, timestamp)):
+            raise ValueError("not a ledger receipt: bad number")
+        if not _KEY_ID.match(key):
+            raise ValueError("not a ledger receipt: bad key id")
         try:
-            data = json.loads(_unb64url(text.strip()))
-            t = data["t"]
-            proof_bytes = _unb64url(data["p"])
-            if len(proof_bytes) % merkle.HASH_SIZE or data.get("v") != 1:
-                raise ValueError("bad proof length or version")
-            salt = _unb64url(data["s"]) if "s" in data else None
-            if salt is not None and len(salt) != SALT_SIZE:
-                raise ValueError("bad salt")
-            return cls(
-                entry=str(data["e"]).encode(),
-                salt=salt,
-                index=int(data["i"]),
-                proof=[
-                    proof_bytes[i : i + merkle.HASH_SIZE]
-                    for i in range(0, len(proof_bytes), merkle.HASH_SIZE)
-                ],
-                tree_head=TreeHead(
-                    tree_size=int(t["n"]),
-                    timestamp_ms=int(t["ts"]),
-                    root_hash=_unb64url(t["r"]),
-                    signature=_unb64url(t["g"]),
-                    key_id=str(t["k"]),
-                ),
-            )
-        except (KeyError, TypeError, ValueError, UnicodeDecodeError, AttributeError) as exc:
+            entry_bytes = _unb64url(entry)
+            entry_bytes.decode()
+            proof_bytes = _unb64url(proof)
+            root_hash, sig = _unb64url(root), _unb64url(signature)
+            salt_bytes = _unb64url(salt[0]) if salt else None
+        except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError("not a ledger receipt") from exc
+        if len(proof_bytes) % merkle.HASH_SIZE or len(root_hash) != merkle.HASH_SIZE:
+            raise ValueError("not a ledger receipt: bad proof or root")
+        if len(sig) != 64 or (salt_bytes is not None and len(salt_bytes) != SALT_SIZE):
+            raise ValueError("not a ledger receipt: bad signature or salt")
+        return cls(
+            entry=entry_bytes,
+            salt=salt_bytes,
+            index=int(index),
+            proof=[
+                proof_bytes[i : i + merkle.HASH_SIZE]
+                for i in range(0, len(proof_bytes), merkle.HASH_SIZE)
+            ],
+            tree_head=TreeHead(
+                tree_size=int(size),
+                timestamp_ms=int(timestamp),
+                root_hash=root_hash,
+                signature=sig,
+                key_id=key,
+            ),
+        )
 
     def check(self, public_keys: Mapping[str, bytes], subject: str | None = None) -> list[str]:
         """The problems found (empty when the receipt holds): a signed head, the entry
@@ -340,7 +358,9 @@ class Receipt:
         if subject is not None:
             if self.salt is None or "beneficiary" not in entry:
                 problems.append("commitment: this receipt names no beneficiary")
-            elif not hmac.compare_digest(commitment(subject, self.salt), entry["beneficiary"]):
+            elif not hmac.compare_digest(
+                commitment(normalise_number(subject), self.salt), entry["beneficiary"]
+            ):
                 problems.append("commitment: the number does not match")
         return problems
 

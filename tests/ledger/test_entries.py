@@ -142,12 +142,38 @@ def _receipt() -> tuple[entries.Receipt, dict[str, bytes]]:
 def test_a_receipt_fits_a_qr_code_and_round_trips() -> None:
     receipt, keys = _receipt()
     text = receipt.encode()
-    assert set(text) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert set(text) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
     assert entries.Receipt.decode(text) == receipt
     assert receipt.check(keys, subject="RD0000012345") == []
+    # As people type it: groups, dashes, Urdu digits.
+    assert entries.normalise_number("۴۸۲۱ 0937-5562") == "482109375562"
     # At ten million entries (24 proof hashes) it still fits a version-40 QR code at level L.
     big = entries.Receipt(receipt.entry, SALT, 6, [bytes(32)] * 24, receipt.tree_head)
-    assert len(big.encode()) < 2_953
+    assert len(big.encode()) < 1_800
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda t: t.replace("1.", "2.", 1),  # version
+        lambda t: ".".join(t.split(".")[:8]),  # a field missing
+        lambda t: ".".join([*t.split(".")[:2], "01", *t.split(".")[3:]]),  # index 01
+        lambda t: ".".join([*t.split(".")[:2], "x", *t.split(".")[3:]]),
+        lambda t: ".".join([*t.split(".")[:8], "NOTHEX0000000000", *t.split(".")[9:]]),
+        lambda t: ".".join([*t.split(".")[:6], "AAAA", *t.split(".")[7:]]),  # short root
+        lambda t: ".".join([*t.split(".")[:3], "AAA", *t.split(".")[4:]]),  # proof not 32n
+    ],
+)
+def test_malformed_receipts_are_refused(mutate: Any) -> None:
+    receipt, _keys = _receipt()
+    with pytest.raises(ValueError):
+        entries.Receipt.decode(mutate(receipt.encode()))
+
+
+def test_a_boolean_version_is_not_an_entry() -> None:
+    body = json.dumps(_payment(v=True), sort_keys=True, separators=(",", ":"))
+    with pytest.raises(entries.EntryError, match="version"):
+        entries.decode_entry(body)
 
 
 def test_a_receipt_that_lies_fails_its_check() -> None:
