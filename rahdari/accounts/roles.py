@@ -11,6 +11,7 @@ class Role(models.TextChoices):
     ENROLMENT_OFFICER = "enrolment_officer", _("Enrolment officer")
     PROGRAM_OFFICER = "program_officer", _("Program officer")
     PAYMENT_APPROVER = "payment_approver", _("Payment approver")
+    PAYMENT_AGENT = "payment_agent", _("Payment agent (cash-out)")
     GRIEVANCE_OFFICER = "grievance_officer", _("Grievance officer")
     SERVICE_OPERATOR = "service_operator", _("Service operator (partner department)")
     AUDITOR = "auditor", _("Auditor")
@@ -56,6 +57,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     ),
     # Payment approvers approve cycles that program officers prepared (with TOTP).
     Role.PAYMENT_APPROVER: frozenset({"accounts.approve_payments", "payments.view_payments"}),
+    # Agents at campsites and franchises hand out the cash of wallet and card payments.
+    Role.PAYMENT_AGENT: frozenset({"payments.operate_cash_out"}),
     Role.GRIEVANCE_OFFICER: frozenset(
         {
             "accounts.handle_grievances",

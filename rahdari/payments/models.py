@@ -339,3 +339,52 @@ class ProviderMessage(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.source} {self.message_id}"
+
+
+class CashOut(PublicModel):
+    """An agent hands a beneficiary the cash of one payment, e.g. agent Zarif Khan at the
+    Mingora campsite gave Gul Bibi Rs 13,500 for payment RDQ7…: she gave him the code
+    sent to her phone, he recorded the amount, and she confirmed it by SMS.
+
+    A payment is cashed out at most once (database constraint). If she says she got
+    less than the agent recorded, the cash-out is disputed: a deduction report that
+    the fraud review counts against the agent.
+    """
+
+    class Status(models.TextChoices):
+        AWAITING_CODE = "awaiting_code", _("waiting for the beneficiary's code")
+        HANDED_OVER = "handed_over", _("handed over, waiting for her confirmation")
+        CONFIRMED = "confirmed", _("confirmed by the beneficiary")
+        DISPUTED = "disputed", _("she reports receiving less")
+        CANCELLED = "cancelled", _("cancelled")
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="cash_outs")
+    person = models.ForeignKey("identity.Person", on_delete=models.PROTECT, related_name="+")
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    location = models.CharField(max_length=120, blank=True)
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.AWAITING_CODE)
+    amount_due = models.PositiveIntegerField()
+    amount_handed = models.PositiveIntegerField(null=True, blank=True)
+    amount_confirmed = models.PositiveIntegerField(null=True, blank=True)
+    handed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    confirmed_via = models.CharField(max_length=8, blank=True)  # sms, web, officer
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment"],
+                condition=~Q(status="cancelled"),
+                name="one_cash_out_per_payment",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_handed__isnull=True)
+                | Q(amount_handed__lte=models.F("amount_due")),
+                name="cash_out_not_above_due",
+            ),
+        ]
+        permissions = [("operate_cash_out", "Can hand out cash to beneficiaries (payment agent)")]
+
+    def __str__(self) -> str:
+        return f"cash-out {self.payment_id} ({self.status})"

@@ -38,6 +38,7 @@ from rahdari.identity.models import Person, PersonStatus
 from rahdari.ledger.services import Event, ledger_submit, ledger_submit_many
 from rahdari.payments import iso20022, rules
 from rahdari.payments.models import (
+    CashOut,
     Channel,
     Payment,
     PaymentAccount,
@@ -1194,3 +1195,198 @@ def _record(
             },
             urgent=False,
         )
+
+
+# --- Cash-out at agents and campsites --------------------------------------------------
+
+register_templates(
+    {
+        "payments.cash_out_code": gettext_noop(
+            "Rahdari: {code} is your code to collect Rs {amount} from agent {agent}. Give it "
+            "only when you are at the counter. You must receive all Rs {amount}."
+        ),
+        "payments.cash_out_check": gettext_noop(
+            "Rahdari: agent {agent} says he gave you Rs {amount}. If that is right, reply YES. "
+            "If you got less, reply with the amount you got, e.g. 12000."
+        ),
+    }
+)
+
+CASH_OUT_CHANNELS = (Channel.WALLET, Channel.CARD)
+
+
+def _person_from_qr(*, qr: str, agent: User) -> Person:
+    from rahdari.credentials.services import credential_verify
+
+    result = credential_verify(text=qr, actor=agent)
+    number = result.claims.get("id") if result.valid else None
+    person = Person.objects.filter(rahdari_number=number).first() if number else None
+    if person is None:
+        raise ApplicationError(
+            _("This QR code is not a valid Rahdari ID: %(reason)s") % {"reason": result.reason},
+            code="invalid_qr",
+        )
+    return person
+
+
+def cash_out_start(*, agent: User, qr: str, location: str = "") -> CashOut:
+    """An agent scans the beneficiary's QR ID: her oldest paid, not yet collected wallet
+    or card payment is found and a code goes to her phone. Audited."""
+    _require(agent, "payments.operate_cash_out")
+    person = _person_from_qr(qr=qr, agent=agent)
+    phone = _phone_of(person)
+    with transaction.atomic():
+        payment = (
+            Payment.objects.select_for_update()
+            .select_related("cycle__program")
+            .filter(person=person, status=Payment.Status.PAID, channel__in=CASH_OUT_CHANNELS)
+            .exclude(
+                cash_outs__status__in=["awaiting_code", "handed_over", "confirmed", "disputed"]
+            )
+            .order_by("paid_at", "id")
+            .first()
+        )
+        if payment is None:
+            raise Conflict(
+                _("This person has no payment waiting to be collected."), code="nothing_to_collect"
+            )
+        CashOut.objects.filter(
+            payment=payment, agent=agent, status=CashOut.Status.AWAITING_CODE
+        ).update(status=CashOut.Status.CANCELLED)
+        cash_out = CashOut.objects.create(
+            payment=payment,
+            person=person,
+            agent=agent,
+            location=location.strip()[:120],
+            amount_due=payment.amount,
+        )
+        action_code_request(
+            phone=phone,
+            language=_language_of(person),
+            template="payments.cash_out_code",
+            params={"amount": f"{payment.amount:,}", "agent": agent.display_name},
+        )
+        audit_record(
+            actor=agent,
+            action="payments.cash_out_started",
+            subject=cash_out,
+            changes={
+                "payment": payment.key,
+                "amount_due": payment.amount,
+                "location": location[:60],
+            },
+        )
+    return cash_out
+
+
+def cash_out_complete(*, cash_out: CashOut, code: str, amount: int, agent: User) -> CashOut:
+    """The beneficiary's code proves she is at the counter; the agent records the cash
+    handed over (never more than due). She is asked by SMS to confirm the amount."""
+    _require(agent, "payments.operate_cash_out")
+    if cash_out.agent_id != agent.pk:
+        raise Forbidden(_("Another agent started this cash-out."), code="not_your_cash_out")
+    if (
+        not isinstance(amount, int)
+        or isinstance(amount, bool)
+        or not 0 < amount <= cash_out.amount_due
+    ):
+        raise ApplicationError(
+            _("Enter the rupees you handed over: more than 0 and at most %(due)s.")
+            % {"due": f"{cash_out.amount_due:,}"},
+            code="invalid_amount",
+            fields={"amount": [_("Between 1 and the amount due.")]},
+        )
+    person = cash_out.person
+    action_code_verify(phone=_phone_of(person), code=code)
+    with transaction.atomic():
+        live = CashOut.objects.select_for_update().get(pk=cash_out.pk)
+        if live.status != CashOut.Status.AWAITING_CODE:
+            raise Conflict(_("This cash-out is finished already."), code="not_awaiting_code")
+        live.status = CashOut.Status.HANDED_OVER
+        live.amount_handed = amount
+        live.handed_at = timezone.now()
+        live.save(update_fields=["status", "amount_handed", "handed_at", "updated_at"])
+        notification_send(
+            recipient=_phone_of(person),
+            template="payments.cash_out_check",
+            language=_language_of(person),
+            params={"amount": f"{amount:,}", "agent": agent.display_name},
+            urgent=False,
+        )
+        audit_record(
+            actor=agent,
+            action="payments.cash_handed_over",
+            subject=live,
+            changes={"amount_due": live.amount_due, "amount_handed": amount},
+        )
+    return live
+
+
+def cash_out_confirm(
+    *, cash_out: CashOut, amount_received: int, via: str, actor: User | None
+) -> CashOut:
+    """The beneficiary says how much she got (SMS reply, her web page, or an officer who
+    heard her). Less than the agent recorded — or less than due — is a deduction report:
+    the cash-out is disputed and counts against the agent in the fraud review."""
+    if amount_received < 0:
+        raise ApplicationError(_("An amount cannot be negative."), code="invalid_amount")
+    with transaction.atomic():
+        live = CashOut.objects.select_for_update().get(pk=cash_out.pk)
+        if live.status != CashOut.Status.HANDED_OVER:
+            raise Conflict(
+                _("This cash-out is not waiting for confirmation."), code="not_handed_over"
+            )
+        short = amount_received < (live.amount_handed or 0) or amount_received < live.amount_due
+        live.status = CashOut.Status.DISPUTED if short else CashOut.Status.CONFIRMED
+        live.amount_confirmed = amount_received
+        live.confirmed_at = timezone.now()
+        live.confirmed_via = via[:8]
+        live.save(
+            update_fields=[
+                "status",
+                "amount_confirmed",
+                "confirmed_at",
+                "confirmed_via",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action="payments.cash_out_disputed" if short else "payments.cash_out_confirmed",
+            subject=live,
+            changes={
+                "amount_due": live.amount_due,
+                "amount_handed": live.amount_handed,
+                "amount_confirmed": amount_received,
+                "via": via,
+            },
+        )
+    return live
+
+
+_REPLY = re.compile(r"^\s*(?:(yes|haan|han|ji|ہاں|جی|هو)(?!\w)|(\d[\d,]*))", re.IGNORECASE)
+
+
+def cash_out_sms_reply(*, phone: str, text: str) -> CashOut | None:
+    """An SMS reply from a beneficiary: "YES" (or ہاں / هو) confirms the last cash-out
+    waiting for her, a number is the amount she got. Returns None if nothing waits or
+    the reply says neither."""
+    from rahdari.core.keyring import blind_index
+
+    match = _REPLY.match(text or "")
+    if match is None:
+        return None
+    cash_out = (
+        CashOut.objects.filter(
+            person__mobile_index=blind_index("phone", phone), status=CashOut.Status.HANDED_OVER
+        )
+        .order_by("-handed_at")
+        .first()
+    )
+    if cash_out is None:
+        return None
+    if match.group(1):
+        amount = cash_out.amount_handed or 0
+    else:
+        amount = int(match.group(2).replace(",", ""))
+    return cash_out_confirm(cash_out=cash_out, amount_received=amount, via="sms", actor=None)

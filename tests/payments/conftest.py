@@ -5,8 +5,9 @@ authenticators."""
 from __future__ import annotations
 
 import re
-from datetime import date
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from rahdari.core.jobs import job_run
 from rahdari.core.keyring import blind_index
 from rahdari.core.models import OutboundMessage
 from rahdari.identity.models import Person
-from rahdari.payments.models import ReferenceAccount
+from rahdari.payments import services
+from rahdari.payments.models import PaymentBatch, PaymentCycle, ReferenceAccount
 from rahdari.payments.providers import account_index
 from rahdari.programs import services as programs
 from rahdari.programs.models import Program, TargetingRun
@@ -84,7 +86,7 @@ NAMES = ["Gul Bibi Yousafzai", "Shazia Noor Afridi", "Rukhsana Begum Khattak", "
 
 @pytest.fixture
 def enrolled_payee(
-    make_household: Callable[..., Any],
+    make_household: Callable[..., Any],  # noqa: F811
     registered: Callable[..., Any],  # noqa: F811
     make_staff: Callable[..., Any],
     django_capture_on_commit_callbacks: Any,
@@ -126,3 +128,45 @@ def approved_run(officers: tuple[Any, Any]) -> Callable[[], TargetingRun]:
         return programs.targeting_run_decide(run=run, approve=True, actor=checker)
 
     return make
+
+
+@pytest.fixture
+def wallet_cycle(
+    enrolled_payee: Callable[..., Person],
+    approved_run: Callable[[], Any],
+    officers: tuple[Any, Any],
+    approver: Any,
+    settings: Any,
+    tmp_path: Path,
+) -> dict[str, Any]:
+    """One payee paid into her JazzCash wallet: cycle approved, batched, sent."""
+    settings.RAHDARI_REFERENCE_BANK_DIR = tmp_path / "providers"
+    settings.RAHDARI_REFERENCE_BANK_DELAY_SECONDS = 0
+    person = enrolled_payee()
+    mobile = str(person.mobile)
+    ReferenceAccount.objects.create(
+        channel="wallet",
+        provider="jazzcash",
+        number_index=account_index("wallet", "jazzcash", mobile),
+        holder_name=str(person.full_name),
+    )
+    requested = services.payment_account_request(
+        person=person, channel="wallet", number=mobile, provider="jazzcash", actor=None
+    )
+    services.payment_account_confirm(account=requested, code=last_action_code(person), actor=None)
+    approved_run()
+    cycle = services.cycle_prepare(
+        program=Program.objects.get(code="cash-transfer"), label="2026-Q4", actor=officers[0]
+    )
+    job_run(job_id=str(cycle.job_id))
+    cycle = services.cycle_decide(
+        cycle=PaymentCycle.objects.get(pk=cycle.pk),
+        approve=True,
+        actor=approver,
+        totp=totp_now(approver),
+    )
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    batch = PaymentBatch.objects.get(cycle=cycle)
+    assert (batch.channel, batch.provider) == ("wallet", "jazzcash")
+    assert services.cycle_send(cycle=cycle, actor=officers[0]) == 1
+    return {"cycle": cycle, "batch": batch, "person": person}

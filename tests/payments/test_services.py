@@ -31,7 +31,7 @@ from rahdari.payments.models import (
     PaymentEvent,
     ReferenceAccount,
 )
-from rahdari.payments.providers import account_index, bank_rail, sign_callback
+from rahdari.payments.providers import bank_rail, sign_callback
 from rahdari.programs.models import Program
 from tests.payments.conftest import bank_book, iban_for, last_action_code, totp_now
 
@@ -428,48 +428,6 @@ def test_a_refused_account_waits_for_a_new_one_then_goes_in_the_next_batch(
     ledger_integrate()
     assert LogEntry.objects.filter(kind="payments.instructed").count() == 2
     assert LogEntry.objects.filter(kind="payments.failed").count() == 1
-
-
-@pytest.fixture
-def wallet_cycle(
-    enrolled_payee: Callable[..., Person],
-    approved_run: Callable[[], Any],
-    officers: tuple[Any, Any],
-    approver: Any,
-    settings: Any,
-    tmp_path: Path,
-) -> dict[str, Any]:
-    """One payee paid into her JazzCash wallet: cycle approved, batched, sent."""
-    settings.RAHDARI_REFERENCE_BANK_DIR = tmp_path / "providers"
-    settings.RAHDARI_REFERENCE_BANK_DELAY_SECONDS = 0
-    person = enrolled_payee()
-    mobile = str(person.mobile)
-    ReferenceAccount.objects.create(
-        channel="wallet",
-        provider="jazzcash",
-        number_index=account_index("wallet", "jazzcash", mobile),
-        holder_name=str(person.full_name),
-    )
-    requested = services.payment_account_request(
-        person=person, channel="wallet", number=mobile, provider="jazzcash", actor=None
-    )
-    services.payment_account_confirm(account=requested, code=last_action_code(person), actor=None)
-    approved_run()
-    cycle = services.cycle_prepare(
-        program=Program.objects.get(code="cash-transfer"), label="2026-Q4", actor=officers[0]
-    )
-    job_run(job_id=str(cycle.job_id))
-    cycle = services.cycle_decide(
-        cycle=PaymentCycle.objects.get(pk=cycle.pk),
-        approve=True,
-        actor=approver,
-        totp=totp_now(approver),
-    )
-    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
-    batch = PaymentBatch.objects.get(cycle=cycle)
-    assert (batch.channel, batch.provider) == ("wallet", "jazzcash")
-    assert services.cycle_send(cycle=cycle, actor=officers[0]) == 1
-    return {"cycle": cycle, "batch": batch, "person": person}
 
 
 def test_a_wallet_batch_is_paid_through_the_providers_signed_callback(
