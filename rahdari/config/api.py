@@ -20,6 +20,7 @@ from rahdari.credentials.api import router as credentials_router
 from rahdari.gateway.api import router as gateway_router
 from rahdari.identity.api import router as identity_router
 from rahdari.ledger.api import router as ledger_router
+from rahdari.payments.api import router as payments_router
 from rahdari.programs.api import router as programs_router
 from rahdari.registry.api import router as registry_router
 
@@ -101,3 +102,4 @@ api.add_router("/programs", programs_router)
 api.add_router("/credentials", credentials_router)
 api.add_router("/gateway", gateway_router)
 api.add_router("/ledger", ledger_router)
+api.add_router("/payments", payments_router)

@@ -73,6 +73,7 @@ urlpatterns = [
     path("identity/", include("rahdari.identity.urls")),
     path("registry/", include("rahdari.registry.urls")),
     path("programs/", include("rahdari.programs.urls")),
+    path("payments/", include("rahdari.payments.urls")),
     path("credentials/", include("rahdari.credentials.urls")),
     path("eligibility/", include("rahdari.programs.selfassess_urls")),
     path("gateway/partners/", include("rahdari.gateway.partner_urls")),

@@ -44,6 +44,7 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("My ID record"), reverse("identity:my_record"), "person"))
         items.append(NavItem(_("My QR ID"), reverse("credentials:my_qr"), "qr"))
         items.append(NavItem(_("My data sharing"), reverse("gateway:my_sharing"), "shield"))
+        items.append(NavItem(_("My payments"), reverse("payments:me"), "cash"))
         return items
     items.append(NavItem(_("Workspace"), reverse("accounts:workspace"), "desk"))
     if user.has_perm("accounts.operate_service_counter") and _operates_a_partner(user):
@@ -58,6 +59,10 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("Citizen lookup"), reverse("accounts:citizen_lookup"), "search"))
     if user.has_perm("programs.run_targeting") or user.has_perm("programs.review_appeals"):
         items.append(NavItem(_("Programs"), reverse("programs:list"), "cash"))
+    if any(user.has_perm(p) for p in ("payments.view_payments", "payments.prepare_cycles")):
+        items.append(NavItem(_("Payments"), reverse("payments:list"), "cash"))
+    if user.has_perm("payments.manage_accounts"):
+        items.append(NavItem(_("Payment accounts"), reverse("payments:accounts"), "cash"))
     if user.has_perm("core.view_audit_log"):
         items.append(NavItem(_("Audit log"), reverse("core:audit_log"), "shield"))
     if user.has_perm("accounts.manage_staff"):

@@ -14,3 +14,4 @@ class PaymentsConfig(AppConfig):
 
         # The banks' status reports are fetched and applied every minute.
         register_periodic("payments.collect_reports", services.reports_collect)
+        register_periodic("payments.recheck_accounts", services.payment_accounts_recheck)

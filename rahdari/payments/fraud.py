@@ -77,7 +77,8 @@ def fraud_review(*, limit: int = LIMIT) -> FraudReview:
     )
     for row in phones:
         numbers = sorted(
-            Person.objects.filter(
+            str(number)
+            for number in Person.objects.filter(
                 mobile_index=row["mobile_index"], pk__in=paid_persons
             ).values_list("rahdari_number", flat=True)
         )
@@ -143,5 +144,5 @@ def _accounts_by_index(indexes: list[str]) -> dict[str, tuple[str, str, str, lis
     )
     for index, channel, provider, display, number in rows:
         entry = found.setdefault(index, (channel, provider, display, []))
-        entry[3].append(number)
+        entry[3].append(str(number))
     return found

@@ -489,3 +489,17 @@ def test_callbacks_that_are_forged_malformed_or_repeated_change_nothing(
     payment = Payment.objects.get(batch=batch)
     assert payment.status == "failed" and payment.reason_code == "AC01"
     assert PaymentAccount.objects.get(pk=payment.account_id).verification == "not_found"
+
+
+def test_an_account_the_provider_could_not_check_is_checked_again(
+    enrolled_payee: Callable[..., Person], settings: Any
+) -> None:
+    person = enrolled_payee()
+    settings.RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE = 1.0  # the bank is down
+    account = _account(person, 11)
+    assert account.verification == "unavailable" and account.status == "active"
+    assert services.payment_accounts_recheck() == 0
+    settings.RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE = 0.0
+    assert services.payment_accounts_recheck() == 1
+    account.refresh_from_db()
+    assert account.verification == "verified"

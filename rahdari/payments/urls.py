@@ -1,0 +1,20 @@
+from django.urls import path
+
+from rahdari.payments import views
+
+app_name = "payments"
+urlpatterns = [
+    path("", views.cycle_list, name="list"),
+    path("cycles/<uuid:cycle_id>/", views.cycle_detail, name="cycle"),
+    path("cycles/<uuid:cycle_id>/decision/", views.cycle_decide, name="cycle_decide"),
+    path("cycles/<uuid:cycle_id>/batches/", views.batches_start, name="batches_start"),
+    path("batches/<uuid:batch_id>/file/", views.batch_file, name="batch_file"),
+    path("me/", views.my_payments, name="me"),
+    path("me/code/", views.my_code, name="my_code"),
+    path("me/receipts/<int:event_id>/", views.my_receipt, name="my_receipt"),
+    path("me/receipts/<int:event_id>/receipt.pdf", views.my_receipt_pdf, name="my_receipt_pdf"),
+    path("me/receipts/<int:event_id>/qr.svg", views.my_receipt_qr, name="my_receipt_qr"),
+    path("accounts/", views.officer_find, name="accounts"),
+    path("accounts/<uuid:person_id>/", views.officer_person, name="person"),
+    path("accounts/<uuid:person_id>/code/", views.officer_code, name="person_code"),
+]
