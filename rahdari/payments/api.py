@@ -511,3 +511,37 @@ def batch_list(request: HttpRequest, cycle_id: UUID) -> list[dict[str, Any]]:
     _staff(request)
     cycle = selectors.cycle_get(cycle_id)
     return [_batch_out(batch) for batch in selectors.cycle_batches(cycle)]
+
+
+class CallbackAckOut(Schema):
+    message: dict[str, Any]
+
+
+@router.post(
+    "/callbacks/{provider}",
+    response={200: CallbackAckOut, **client_errors(400, 401, 422)},
+    auth=None,
+    summary="A wallet operator's or card issuer's G2P Connect on-disburse callback",
+    description=(
+        "The body is a G2P Connect `on-disburse` message (`header.action` = on-disburse, "
+        "`message.transaction_id` = the batch's id, `message.on_disburse` = one status "
+        "per `reference_id`: SUCC, RJCT with `status_reason_code`, RCVD or PDNG), signed "
+        "with HMAC-SHA256 of the exact body bytes under the provider's shared secret, in "
+        "hex, in the `X-Rahdari-Signature` header. Errors: 401 `bad_signature`, 422 "
+        "`malformed_callback` or `unknown_batch`; each refusal is audited and changes "
+        "nothing. The same callback twice is acknowledged and changes nothing."
+    ),
+)
+def provider_callback(request: HttpRequest, provider: str) -> dict[str, Any]:
+    message = services.callback_ingest(
+        provider=provider[:16],
+        body=request.body,
+        signature=request.headers.get("X-Rahdari-Signature", ""),
+    )
+    return {
+        "message": {
+            "ack_status": "ACK",
+            "correlation_id": message.message_id,
+            "counts": message.counts,
+        }
+    }

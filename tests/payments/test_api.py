@@ -6,6 +6,7 @@ and the list endpoints' query counts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -364,3 +365,50 @@ def test_list_endpoints_query_counts(
     with django_assert_num_queries(len(few.captured_queries)):
         rows = citizen.get(f"{API}/me/payments").json()
     assert len(rows) == 4 and [r["receipt_url"] for r in rows].count(None) == 3
+
+
+def test_provider_callbacks_over_http(wallet_cycle: dict[str, Any], client: Client) -> None:
+    from rahdari.payments.models import Payment
+    from rahdari.payments.providers import sign_callback
+
+    batch = wallet_cycle["batch"]
+    payment = Payment.objects.get(batch=batch)
+    body = json.dumps(
+        {
+            "header": {"message_id": "CB-1", "action": "on-disburse"},
+            "message": {
+                "transaction_id": batch.message_id,
+                "on_disburse": [
+                    {
+                        "reference_id": payment.key,
+                        "timestamp": "2026-12-04T10:00:00Z",
+                        "status": "SUCC",
+                    }
+                ],
+            },
+        }
+    ).encode()
+    url = f"{API}/callbacks/jazzcash"
+    forged = client.post(url, body, content_type="application/json", HTTP_X_RAHDARI_SIGNATURE="00")
+    _error(forged, 401, "bad_signature")
+    ok = client.post(
+        url,
+        body,
+        content_type="application/json",
+        HTTP_X_RAHDARI_SIGNATURE=sign_callback("jazzcash", body),
+    )
+    assert ok.status_code == 200, ok.content
+    assert (
+        ok.json()["message"]["ack_status"] == "ACK" and ok.json()["message"]["counts"]["paid"] == 1
+    )
+    garbage = b"not json"
+    _error(
+        client.post(
+            url,
+            garbage,
+            content_type="application/json",
+            HTTP_X_RAHDARI_SIGNATURE=sign_callback("jazzcash", garbage),
+        ),
+        422,
+        "malformed_callback",
+    )
