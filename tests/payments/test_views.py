@@ -203,7 +203,8 @@ def test_prepare_a_cycle_and_follow_its_progress(
     assert problem in _html(bad) and 'id="id_label_error"' in _html(bad)
     no_run = maker.post(url, {"program": "school-top-up", "label": "2026-Q4"})
     assert no_run.status_code == 200
-    assert "no approved targeting run" in _html(no_run)
+    # The language chosen above stays for the session.
+    assert tr("ur", "This program has no approved targeting run to pay from.") in _html(no_run)
     started = maker.post(url, {"program": "cash-transfer", "label": "2026-Q4"})
     cycle = PaymentCycle.objects.get()
     assert started.status_code == 302
@@ -376,7 +377,10 @@ def test_a_citizen_changes_her_account_with_the_code_from_her_phone(
 
     bad = client.post(me, {"channel": "bank", "number": "PK37SCBL0000001123456702"})
     assert bad.status_code == 200
-    assert 'id="id_number_error"' in _html(bad) and "check digits" in _html(bad)
+    wrong_digits = tr(
+        lang, "This IBAN's check digits are wrong: please copy it again from the bank."
+    )
+    assert 'id="id_number_error"' in _html(bad) and wrong_digits in _html(bad)
     wallet = client.post(me, {"channel": "wallet", "number": "03001234567", "provider": ""})
     assert wallet.status_code == 200 and 'id="id_provider_error"' in _html(wallet)
 
