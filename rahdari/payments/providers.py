@@ -100,12 +100,20 @@ def directory() -> AccountDirectory:
 
 class BankRail(Protocol):
     """How instruction files reach the banks and status reports come back. In production
-    an SFTP exchange with each bank (or 1LINK's bulk-payment gateway): ``send`` uploads a
-    pain.001 file, ``receive`` downloads the pain.002 reports not collected before."""
+    an SFTP exchange with each bank (or 1LINK's bulk-payment gateway).
+
+    ``send`` uploads a pain.001 file and must be idempotent by the file's MsgId: a
+    process that died after the upload but before recording it sends the file again,
+    and the bank's duplicate-file check (which every bank runs) must make that a no-op —
+    an adapter treats the bank's "duplicate" answer as delivered. ``receive`` lists the
+    reports not yet acknowledged; ``acknowledge`` is called only after a report was
+    applied (or refused and recorded), so a crash in between reads it again."""
 
     def send(self, *, bank: str, path: Path) -> None: ...
 
     def receive(self) -> list[tuple[str, bytes]]: ...
+
+    def acknowledge(self, name: str) -> None: ...
 
 
 class ReferenceBankRail:
@@ -125,6 +133,8 @@ class ReferenceBankRail:
         outbox = self.root / "outbox"
         outbox.mkdir(parents=True, exist_ok=True)
         message_id, payment_info_id, transfers = _read_pain001(path)
+        if any(self.root.glob(f"*/*-{bank}-{message_id}.xml")):
+            return  # a file seen before: banks refuse a duplicate message id
         statuses = []
         for end_to_end_id, amount, iban, name in transfers:
             row = ReferenceAccount.objects.filter(
@@ -176,8 +186,10 @@ class ReferenceBankRail:
             if int(path.name.split("-", 1)[0]) > now_ms:
                 continue  # the bank has not answered yet
             reports.append((path.name, path.read_bytes()))
-            path.replace(delivered / path.name)
         return reports
+
+    def acknowledge(self, name: str) -> None:
+        (self.root / "outbox" / name).replace(self.root / "delivered" / name)
 
 
 def _read_pain001(path: Path) -> tuple[str, str, list[tuple[str, int, str, str]]]:
@@ -234,7 +246,10 @@ class DisbursementProvider(Protocol):
     ``/api/v1/payments/callbacks/<provider>``, signed with HMAC-SHA256 of the body under
     the provider's shared secret (header ``X-Rahdari-Signature``)."""
 
-    def disburse(self, *, provider: str, request: dict[str, Any]) -> dict[str, Any]: ...
+    def disburse(self, *, provider: str, request: dict[str, Any]) -> dict[str, Any]:
+        """Idempotent by ``message.transaction_id``: a repeated request is acknowledged
+        and not paid again (G2P Connect providers deduplicate on it)."""
+        ...
 
 
 def callback_secret(provider: str) -> bytes:
@@ -273,6 +288,8 @@ class ReferenceDisbursementProvider:
             return {"message": {"ack_status": "NACK", "error": {"code": "err.request.bad"}}}
         answers = []
         now = timezone.now().isoformat()
+        if any(self.root.parent.glob(f"callbacks*/*-{provider}-{header.get('message_id')}.json")):
+            return {"message": {"ack_status": "ACK", "timestamp": now}}  # seen before
         for item in items:
             scheme, _, rest = str(item.get("payee_fa", "")).partition(":")
             number = rest.rsplit("@", 1)[0]
@@ -325,8 +342,9 @@ class ReferenceDisbursementProvider:
             }
         }
 
-    def due_callbacks(self) -> list[tuple[str, bytes, str]]:
-        """(provider, body, signature) of the callbacks due now, each handed out once."""
+    def due_callbacks(self) -> list[tuple[str, str, bytes, str]]:
+        """(file, provider, body, signature) of the callbacks due now and not yet
+        acknowledged (``acknowledge(file)`` once applied)."""
         if not self.root.is_dir():
             return []
         sent = self.root.parent / "callbacks-delivered"
@@ -338,9 +356,11 @@ class ReferenceDisbursementProvider:
             if int(ready) > now_ms:
                 continue
             body = path.read_bytes()
-            due.append((provider, body, sign_callback(provider, body)))
-            path.replace(sent / path.name)
+            due.append((path.name, provider, body, sign_callback(provider, body)))
         return due
+
+    def acknowledge(self, name: str) -> None:
+        (self.root / name).replace(self.root.parent / "callbacks-delivered" / name)
 
 
 @cache

@@ -557,7 +557,7 @@ def batches_compute(ctx: JobContext) -> dict[str, Any]:
     with transaction.atomic():
         _requeue_failed(cycle)
     waiting = Payment.objects.filter(cycle=cycle, status=Payment.Status.PENDING)
-    ctx.set_total(waiting.count())
+    ctx.set_total(ctx.job.done + waiting.count())
     size = settings.RAHDARI_PAYMENT_BATCH_SIZE
     groups = list(
         waiting.values_list("channel", "provider").distinct().order_by("channel", "provider")
@@ -984,21 +984,24 @@ def reports_collect() -> int:
     and apply each (the worker, every minute).
     A report that cannot be applied is recorded and left for an officer; the others go on."""
     applied = 0
-    for name, data in bank_rail().receive():
+    rail = bank_rail()
+    for name, data in rail.receive():
         try:
             status_report_ingest(data=data, source="bank", actor=None)
             applied += 1
         except ApplicationError as exc:
             logger.warning("bank report %s not applied: %s", name, exc.code)
+        rail.acknowledge(name)
     provider = disbursement_provider()
     if isinstance(provider, ReferenceDisbursementProvider):
         # The reference providers "call back" here; real ones post to the callback URL.
-        for name, body, signature in provider.due_callbacks():
+        for file, name, body, signature in provider.due_callbacks():
             try:
                 callback_ingest(provider=name, body=body, signature=signature)
                 applied += 1
             except ApplicationError as exc:
                 logger.warning("callback from %s not applied: %s", name, exc.code)
+            provider.acknowledge(file)
     return applied
 
 
@@ -1109,7 +1112,7 @@ def _apply_statuses(
     keys = list(wanted)
     for start in range(0, len(keys), 5_000):
         rows += list(
-            Payment.objects.select_for_update()
+            Payment.objects.select_for_update(of=("self",))
             .filter(batch=batch, key__in=keys[start : start + 5_000])
             .values_list(
                 "id",
@@ -1415,8 +1418,7 @@ def cash_out_sms_reply(*, phone: str, text: str) -> CashOut | None:
     )
     if cash_out is None:
         return None
-    if match.group(1):
-        amount = cash_out.amount_handed or 0
-    else:
-        amount = int(match.group(2).replace(",", ""))
+    amount = (
+        (cash_out.amount_handed or 0) if match.group(1) else int(match.group(2).replace(",", ""))
+    )
     return cash_out_confirm(cash_out=cash_out, amount_received=amount, via="sms", actor=None)

@@ -322,16 +322,14 @@ def test_the_export_command_writes_the_cycles_files(
 
 
 @pytest.fixture
-def sent_cycle(
+def built_cycle(
     cycle_ready: dict[str, Any],
     approver: Any,
     officers: tuple[Any, Any],
-    enrolled_payee: Callable[..., Person],
     settings: Any,
     tmp_path: Path,
 ) -> dict[str, Any]:
-    """The cycle approved with a second payee whose bank account is in another name at
-    the bank (the bank refuses BE01), batched and sent to the reference bank."""
+    """The cycle approved and batched (one bank payment), not yet sent."""
     settings.RAHDARI_REFERENCE_BANK_DIR = tmp_path / "bank"
     settings.RAHDARI_PAYMENT_FILES_DIR = tmp_path / "files"
     settings.RAHDARI_REFERENCE_BANK_DELAY_SECONDS = 0
@@ -339,10 +337,15 @@ def sent_cycle(
         cycle=cycle_ready["cycle"], approve=True, actor=approver, totp=totp_now(approver)
     )
     job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
-    # The bank's books change after the name check: the account now has another title.
     paid = Payment.objects.get(cycle=cycle, status="instructed")
-    assert services.cycle_send(cycle=cycle, actor=officers[0]) == 1
     return {**cycle_ready, "cycle": cycle, "payment": paid}
+
+
+@pytest.fixture
+def sent_cycle(built_cycle: dict[str, Any], officers: tuple[Any, Any]) -> dict[str, Any]:
+    """…and sent to the reference bank."""
+    assert services.cycle_send(cycle=built_cycle["cycle"], actor=officers[0]) == 1
+    return built_cycle
 
 
 def test_the_banks_report_marks_payments_paid_with_ledger_entry_and_sms(
@@ -364,7 +367,7 @@ def test_the_banks_report_marks_payments_paid_with_ledger_entry_and_sms(
 
 
 def test_a_report_seen_twice_changes_nothing(sent_cycle: dict[str, Any], settings: Any) -> None:
-    [(_name, data)] = bank_rail().receive()
+    [(_name, data)] = bank_rail().receive()  # not acknowledged: delivered again next time
     first = services.status_report_ingest(data=data, source="bank", actor=None)
     again = services.status_report_ingest(data=data, source="bank", actor=None)
     assert first.pk == again.pk and first.counts["paid"] == 1
@@ -402,17 +405,16 @@ def test_a_status_for_a_payment_not_in_the_batch_is_counted_not_applied(
 
 
 def test_a_refused_account_waits_for_a_new_one_then_goes_in_the_next_batch(
-    sent_cycle: dict[str, Any], officers: tuple[Any, Any]
+    built_cycle: dict[str, Any], officers: tuple[Any, Any]
 ) -> None:
+    sent_cycle = built_cycle
     payment = sent_cycle["payment"]
     first_batch = payment.batch_id
     person = Person.objects.get(pk=payment.person_id)
     # The bank knows the account under another name by the time the file arrives.
     ReferenceAccount.objects.filter(channel="bank").update(holder_name="Sher Khan Afridi")
-    PaymentBatch.objects.filter(pk=payment.batch_id).update(status="ready")
-    services.batch_send(batch=PaymentBatch.objects.get(pk=payment.batch_id), actor=officers[0])
-    reports = bank_rail().receive()
-    services.status_report_ingest(data=reports[-1][1], source="bank", actor=None)
+    services.cycle_send(cycle=sent_cycle["cycle"], actor=officers[0])
+    assert services.reports_collect() == 1
     payment.refresh_from_db()
     assert payment.status == "failed" and payment.reason_code == "BE01"
     assert PaymentAccount.objects.get(pk=payment.account_id).verification == "name_mismatch"
@@ -503,3 +505,25 @@ def test_an_account_the_provider_could_not_check_is_checked_again(
     assert services.payment_accounts_recheck() == 1
     account.refresh_from_db()
     assert account.verification == "verified"
+
+
+def test_a_file_sent_twice_is_paid_once_and_a_report_survives_a_crash(
+    sent_cycle: dict[str, Any], officers: tuple[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sender that died after the upload sends again: the bank ignores the repeated
+    message id. A collector that died before applying a report reads it again."""
+    batch = PaymentBatch.objects.get(pk=sent_cycle["payment"].batch_id)
+    PaymentBatch.objects.filter(pk=batch.pk).update(status="ready")  # the commit was lost
+    services.batch_send(batch=PaymentBatch.objects.get(pk=batch.pk), actor=officers[0])
+    assert len(bank_rail().receive()) == 1  # one report: the bank paid the file once
+
+    def crash(**_kwargs: Any) -> None:
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(services, "status_report_ingest", crash)
+    with pytest.raises(RuntimeError):
+        services.reports_collect()
+    monkeypatch.undo()
+    assert services.reports_collect() == 1
+    assert Payment.objects.get(pk=sent_cycle["payment"].pk).status == "paid"
+    assert services.reports_collect() == 0
