@@ -178,3 +178,39 @@ def machine_cpu() -> tuple[float, float]:
 def own_cpu() -> float:
     times = os.times()
     return times.user + times.system
+
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def revision(paths: list[str]) -> dict[str, object]:
+    """The commit measured, and which of ``paths`` differ from it (others work in the
+    same tree: a figure belongs to the code it ran)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *paths],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None}
+    return {"commit": head, "uncommitted_changes": [line[3:] for line in dirty if line.strip()]}
+
+
+def package_version(distribution: str) -> str | None:
+    """An installed distribution's version, or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None

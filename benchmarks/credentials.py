@@ -53,6 +53,7 @@ import claim169
 import numpy as np
 import segno
 import zxingcpp
+from _machine import package_version  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from nacl import bindings as sodium
 from PIL import Image, ImageDraw, ImageFilter
@@ -843,12 +844,12 @@ def main(argv: list[str] | None = None) -> int:
         "pinned_to_cpus": affinity,
         "versions": {
             "claim169": getattr(claim169, "__version__", None),
-            "base45": _version("base45"),
+            "base45": package_version("base45"),
             "segno": segno.__version__,
-            "zxing-cpp": _version("zxing-cpp"),
-            "cryptography": _version("cryptography"),
-            "pynacl": _version("pynacl"),
-            "cbor2": _version("cbor2"),
+            "zxing-cpp": package_version("zxing-cpp"),
+            "cryptography": package_version("cryptography"),
+            "pynacl": package_version("pynacl"),
+            "cbor2": package_version("cbor2"),
             "openssl": _openssl_version(),
         },
     }
@@ -885,15 +886,6 @@ def _openssl_version() -> str:
     from cryptography.hazmat.backends.openssl import backend
 
     return str(backend.openssl_version_text())
-
-
-def _version(distribution: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return None
 
 
 if __name__ == "__main__":

@@ -75,7 +75,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _machine import Postgres, free_port, machine_cpu, own_cpu, postgres_bindir, tree_cpu_seconds
+from _machine import (
+    Postgres,
+    free_port,
+    machine_cpu,
+    own_cpu,
+    package_version,
+    postgres_bindir,
+    tree_cpu_seconds,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SERVICE = "sehat-card"
@@ -1041,20 +1049,11 @@ def main(argv: list[str] | None = None) -> int:
     result["loadavg_start"] = [round(x, 2) for x in load_start]
     result["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     result["versions"] = {
-        name: _version(name)
+        name: package_version(name)
         for name in ("django", "gunicorn", "psycopg", "joserfc", "django-ninja")
     }
     print(json.dumps(result, ensure_ascii=False))
     return 0
-
-
-def _version(distribution: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return None
 
 
 if __name__ == "__main__":

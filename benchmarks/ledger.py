@@ -79,7 +79,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _machine import Postgres, free_port, machine_cpu, own_cpu, postgres_bindir, tree_cpu_seconds
+from _machine import (
+    Postgres,
+    free_port,
+    machine_cpu,
+    own_cpu,
+    package_version,
+    postgres_bindir,
+    revision,
+    tree_cpu_seconds,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECTIONS = ("hash", "pure", "pymerkle", "append", "proofs", "verify")
@@ -426,7 +435,7 @@ def section_pure(bodies: list[bytes], ceiling: int | None, args: argparse.Namesp
 
 
 def _pymerkle_version() -> str | None:
-    return _version("pymerkle")
+    return package_version("pymerkle")
 
 
 def _pymerkle_append(bodies: list[bytes]) -> tuple[Any, float, int]:
@@ -1225,35 +1234,7 @@ def _proofs_limit(proofs: dict[str, Any]) -> str:
 
 
 def _revision() -> dict[str, Any]:
-    """The commit measured, and whether the code under test differs from it."""
-    paths = ["rahdari/ledger", "rahdari/core", "rahdari/config", "benchmarks/ledger.py"]
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", *paths],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None}
-    return {"commit": head, "uncommitted_changes": [line[3:] for line in dirty if line.strip()]}
-
-
-def _version(distribution: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return None
+    return revision(["rahdari/ledger", "rahdari/core", "rahdari/config", "benchmarks/ledger.py"])
 
 
 def _targets(result: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -1416,7 +1397,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     versions = {
-        name: _version(name) or "?"
+        name: package_version(name) or "?"
         for name in ("django", "pymerkle", "psycopg", "gunicorn", "numpy")
     }
     result: dict[str, Any] = {

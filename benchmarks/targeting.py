@@ -74,7 +74,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _machine import Postgres, free_port, machine_cpu, own_cpu, postgres_bindir, tree_cpu_seconds
+from _machine import (
+    Postgres,
+    free_port,
+    machine_cpu,
+    own_cpu,
+    package_version,
+    postgres_bindir,
+    revision,
+    tree_cpu_seconds,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TARGET_S = 60.0
@@ -650,36 +659,9 @@ def _backend(
 
 
 def _revision() -> dict[str, Any]:
-    """The commit measured, and whether the code under test differs from it (others
-    work in the same tree: a figure belongs to the code it ran)."""
-    paths = ["rahdari/programs", "rahdari/registry", "rahdari/core", "benchmarks/targeting.py"]
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", *paths],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.split("\n")
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None}
-    return {"commit": head, "uncommitted_changes": [line[3:] for line in dirty if line.strip()]}
-
-
-def _version(distribution: str) -> str | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return None
+    return revision(
+        ["rahdari/programs", "rahdari/registry", "rahdari/core", "benchmarks/targeting.py"]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -731,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     versions.update(
         {
-            name: _version(name) or "?"
+            name: package_version(name) or "?"
             for name in ("django", "numpy", "pandas", "psycopg", "cryptography")
         }
     )
