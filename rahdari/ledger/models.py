@@ -70,11 +70,13 @@ class LogEntry(models.Model):
 
 
 class TreeNode(models.Model):
-    """The hash of one perfect subtree above the leaves, stored once when it completes.
+    """The hash of one perfect subtree, stored once when it completes — the leaves
+    themselves at level 0.
 
     ``id`` packs the position: ``level << 48 | index`` is the subtree over leaves
-    [index << level, (index + 1) << level), e.g. level 3, index 5 = leaves 40…47. Any
-    proof for any past tree size reads at most two such hashes per level.
+    [index << level, (index + 1) << level), e.g. level 3, index 5 = leaves 40…47, and
+    level 0, index 41,207 = leaf 41,207's hash. Any proof for any past tree size reads
+    at most two such hashes per level, from this table of small rows alone.
     """
 
     id = models.BigIntegerField(primary_key=True)

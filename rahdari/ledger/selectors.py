@@ -33,33 +33,18 @@ def tree_size() -> int:
 
 def subtree_hashes(subtrees: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     """The stored hashes of perfect subtrees given as (level, index); level 0 is a leaf.
-    One query (one round trip) whatever the mix of levels."""
-    subtrees = list(subtrees)
-    leaves = sorted({index for level, index in subtrees if level == 0})
-    nodes = sorted({level << _LEVEL_SHIFT | index for level, index in subtrees if level})
-    parts, params = [], []
-    if leaves:
-        marks = ", ".join(["%s"] * len(leaves))
-        parts.append(
-            f"SELECT 0, leaf_index, leaf_hash FROM ledger_logentry WHERE leaf_index IN ({marks})"  # noqa: S608
-        )
-        params += leaves
-    if nodes:
-        marks = ", ".join(["%s"] * len(nodes))
-        parts.append(f"SELECT 1, id, hash FROM ledger_treenode WHERE id IN ({marks})")  # noqa: S608
-        params += nodes
+    One query on the compact node table (leaves included), whatever the levels."""
+    ids = sorted({level << _LEVEL_SHIFT | index for level, index in subtrees})
     found: dict[tuple[int, int], bytes] = {}
-    if not parts:
+    if not ids:
         return found
     mask = (1 << _LEVEL_SHIFT) - 1
+    marks = ", ".join(["%s"] * len(ids))
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        for is_node, position, digest in cursor.fetchall():
+        cursor.execute(f"SELECT id, hash FROM ledger_treenode WHERE id IN ({marks})", ids)  # noqa: S608
+        for position, digest in cursor.fetchall():
             position = int(position)
-            if is_node:
-                found[(position >> _LEVEL_SHIFT, position & mask)] = bytes(digest)
-            else:
-                found[(0, position)] = bytes(digest)
+            found[(position >> _LEVEL_SHIFT, position & mask)] = bytes(digest)
     return found
 
 

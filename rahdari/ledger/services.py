@@ -179,7 +179,10 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
             total = sums.setdefault(tuple(names), [0, 0])
             total[0] += int(count)
             total[1] += int(amount)
-    node_rows = [(level << 48 | index, digest) for level, index, digest in nodes]
+    # Leaves go into the node table too (level 0, id = index): a proof then reads only
+    # small rows of one table, not the entries' bodies.
+    node_rows = [(size + offset, bytes(row[1])) for offset, row in enumerate(waiting)]
+    node_rows += [(level << 48 | index, digest) for level, index, digest in nodes]
     _insert(
         cursor,
         "ledger_logentry",

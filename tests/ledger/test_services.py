@@ -68,8 +68,8 @@ def test_stored_proofs_equal_the_pure_modules_for_every_size(batch: int) -> None
         sizes.append(head.tree_size)
     leaves = _leaves()
     assert len(leaves) == sizes[-1] == 128
-    # Every perfect subtree above the leaves is stored exactly once, none other.
-    assert TreeNode.objects.count() == len(leaves) - len(leaves).bit_count()
+    # Every leaf and every perfect subtree above them is stored exactly once, none other.
+    assert TreeNode.objects.count() == 2 * len(leaves) - len(leaves).bit_count()
     for size in sizes:
         head = selectors.tree_head_at(size)
         assert head is not None
