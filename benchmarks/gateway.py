@@ -82,6 +82,7 @@ from _machine import (
     own_cpu,
     package_version,
     postgres_bindir,
+    stop_process,
     tree_cpu_seconds,
 )
 
@@ -94,17 +95,6 @@ TARGET_P95_MS = 50.0
 
 
 # --------------------------------------------------------------------------- processes
-
-
-def _stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
 
 
 # --------------------------------------------------------------------------- CPU time
@@ -1013,7 +1003,7 @@ def main(argv: list[str] | None = None) -> int:
         if load.sample_body:
             result["sample_release"] = _check_release(port, load.sample_body, setup.client_id)
         connections.close_all()
-        _stop_process(gunicorn)
+        stop_process(gunicorn)
         gunicorn = None
         if stage_requests:
             result["one_request_in_process"] = _with_machine_share(
@@ -1038,7 +1028,7 @@ def main(argv: list[str] | None = None) -> int:
             sampler.stop_event.set()
             sampler.join(5)
         if gunicorn is not None:
-            _stop_process(gunicorn)
+            stop_process(gunicorn)
         with contextlib.suppress(Exception):
             from django.db import connections
 

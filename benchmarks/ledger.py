@@ -87,6 +87,7 @@ from _machine import (
     package_version,
     postgres_bindir,
     revision,
+    stop_process,
     tree_cpu_seconds,
 )
 
@@ -997,17 +998,6 @@ def _disk_refusal(directory: Path, need: int) -> str | None:
     )
 
 
-def _stop_process(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(5)
-
-
 def _wait_until_serving(port: int, process: subprocess.Popen[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -1060,7 +1050,7 @@ def serve_and_verify(env: dict[str, str], root: Path, workers: int) -> dict[str,
             sys.stderr.write("gunicorn log (tail):\n" + log.read_text()[-4000:])
         raise
     finally:
-        _stop_process(server)
+        stop_process(server)
     data = report.as_json()
     own, served = cpu["this_process_cpu_s"], cpu["gunicorn_cpu_s"]
     return {
