@@ -300,13 +300,23 @@ class ReferenceAccount(models.Model):
     holder_name = EncryptedTextField()
     state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
     daily_limit = models.PositiveIntegerField(default=500_000)
+    # Prepaid cards only (the card issuer's books): rupees on the card, the last four
+    # digits of its number (the issuer keeps the rest), where it was delivered, and
+    # when the cardholder activated it. A replaced card is closed with balance 0.
+    balance = models.BigIntegerField(default=0)
+    pan_last4 = models.CharField(max_length=4, blank=True)
+    district = models.CharField(max_length=60, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["channel", "provider", "number_index"], name="reference_account_once"
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0), name="reference_balance_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
