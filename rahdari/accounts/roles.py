@@ -68,7 +68,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         }
     ),
     Role.SERVICE_OPERATOR: frozenset({"accounts.operate_service_counter"}),
-    Role.AUDITOR: frozenset({"core.view_audit_log"}),
+    # Auditors read payments (cycles, batches, the fraud review); they change nothing.
+    Role.AUDITOR: frozenset({"core.view_audit_log", "payments.view_payments"}),
     Role.ADMINISTRATOR: frozenset(
         {
             "accounts.manage_staff",

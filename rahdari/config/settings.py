@@ -408,6 +408,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 RAHDARI_SMS_SENDER = env.str(
     "RAHDARI_SMS_SENDER", default="rahdari.core.notifications.RecordingSender"
 )
+# Messages one number may send to the platform in an hour before the rest are refused.
+RAHDARI_SMS_INBOUND_LIMIT = env.int("RAHDARI_SMS_INBOUND_LIMIT", default=20)
 
 # --- Logging: never personal data -------------------------------------------
 LOGGING = {

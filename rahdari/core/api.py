@@ -16,6 +16,7 @@ from ninja.security import django_auth
 from rahdari.core import selectors
 from rahdari.core.audit import audit_verify
 from rahdari.core.errors import Forbidden, NotFound
+from rahdari.core.inbound import inbound_sms_receive
 
 router = Router(tags=["core"])
 
@@ -176,3 +177,35 @@ def job_get(request: HttpRequest, job_id: UUID) -> Any:
     if job is None:
         raise NotFound("No such job.")
     return job
+
+
+class InboundAckOut(Schema):
+    id: str = Field(description="The gateway's message id, as sent")
+    outcome: str = Field(description="handled, not_understood or refused")
+    handler: str = Field(description="The handler that acted on it, e.g. payments.cash_out")
+
+
+@router.post(
+    "/sms/inbound/{gateway}",
+    response={200: InboundAckOut, **client_errors(401, 422)},
+    auth=None,
+    summary="An SMS a person sent to the platform's number (from the SMS gateway)",
+    description=(
+        "The SMS gateway posts each received message as JSON: `id` (the gateway's message "
+        "id, 1–64 characters), `from` (the sender's mobile number), `text` (at most 480 "
+        "characters) and optionally `received_at` (ISO 8601 with offset), signed with "
+        "HMAC-SHA256 of the exact body bytes under the gateway's shared secret, in hex, in "
+        "the `X-Rahdari-Signature` header. The message is kept once (encrypted) and "
+        "handled by the first app that recognises it (e.g. YES or an amount confirms a "
+        "cash-out); anything else gets a help reply. Errors: 401 `bad_signature`, 422 "
+        "`malformed_sms`; refusals are audited and change nothing. The same `id` twice "
+        "is acknowledged with the first outcome."
+    ),
+)
+def sms_inbound(request: HttpRequest, gateway: str) -> dict[str, Any]:
+    message = inbound_sms_receive(
+        gateway=gateway[:24],
+        body=request.body,
+        signature=request.headers.get("X-Rahdari-Signature", ""),
+    )
+    return {"id": message.gateway_id, "outcome": message.outcome, "handler": message.handler}

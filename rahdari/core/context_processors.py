@@ -63,6 +63,10 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("Payments"), reverse("payments:list"), "cash"))
     if user.has_perm("payments.manage_accounts"):
         items.append(NavItem(_("Payment accounts"), reverse("payments:accounts"), "cash"))
+    if user.has_perm("payments.operate_cash_out"):
+        items.append(NavItem(_("Cash-out"), reverse("payments:agent"), "qr"))
+    if user.has_perm("payments.view_payments"):
+        items.append(NavItem(_("Fraud review"), reverse("payments:fraud"), "shield"))
     if user.has_perm("core.view_audit_log"):
         items.append(NavItem(_("Audit log"), reverse("core:audit_log"), "shield"))
     if user.has_perm("accounts.manage_staff"):

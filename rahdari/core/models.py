@@ -162,6 +162,39 @@ class OutboundMessage(PublicModel):
         return f"{self.channel}:{self.template}:{self.status}"
 
 
+class InboundMessage(PublicModel):
+    """One SMS a person sent to the platform's number, kept once, e.g. "YES" from
+    +92 300 ••• 4567 (Jazz gateway message 8f2c…), handled by payments.cash_out_reply.
+
+    The sender and the text are encrypted; ``sender_index`` counts one number's
+    messages (flooding) without decrypting. A second delivery of the same gateway
+    message id changes nothing.
+    """
+
+    class Outcome(models.TextChoices):
+        HANDLED = "handled", _("handled")
+        NOT_UNDERSTOOD = "not_understood", _("not understood")
+        REFUSED = "refused", _("refused (too many messages)")
+
+    gateway = models.CharField(max_length=24)
+    gateway_id = models.CharField(max_length=64)
+    sender = EncryptedTextField()
+    sender_index = models.CharField(max_length=64, db_index=True)
+    text = EncryptedTextField()
+    received_at = models.DateTimeField()
+    handler = models.CharField(max_length=40, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "gateway_id"], name="inbound_message_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gateway}:{self.gateway_id}:{self.outcome}"
+
+
 class Job(PublicModel):
     """One long operation (key rotation, bulk issuance, a targeting run) with progress.
 

@@ -22,6 +22,7 @@ from rahdari.core.http import is_verified
 from rahdari.core.models import Job
 from rahdari.identity.models import Person
 from rahdari.payments import rules, selectors, services
+from rahdari.payments.agent_api import router as agent_router
 from rahdari.payments.forms import VERIFICATION_TEXTS
 from rahdari.payments.models import Channel, PaymentAccount, PaymentBatch, PaymentCycle
 
@@ -545,3 +546,7 @@ def provider_callback(request: HttpRequest, provider: str) -> dict[str, Any]:
             "counts": message.counts,
         }
     }
+
+
+# Cash-out at agents, her confirmation, and the fraud review (agent_api.py).
+router.add_router("", agent_router)

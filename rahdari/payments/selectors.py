@@ -33,6 +33,7 @@ from rahdari.ledger import selectors as ledger
 from rahdari.ledger.services import entry_salt
 from rahdari.payments import services
 from rahdari.payments.models import (
+    CashOut,
     Channel,
     Payment,
     PaymentAccount,
@@ -381,3 +382,49 @@ def payment_receipt(event: PaymentEvent) -> entries.Receipt | None:
     if not event.leaf_hash:
         return None
     return ledger.receipt(leaf_hash=bytes(event.leaf_hash), salt=entry_salt(event.entry_id))
+
+
+# --------------------------------------------------------------------------- cash-out
+
+
+def may_hand_out_cash(user: Any) -> bool:
+    """A payment agent (campsite or franchise) with a staff login."""
+    return _staff_member(user) and bool(user.has_perm("payments.operate_cash_out"))
+
+
+def cash_outs_of_agent(agent: User, *, limit: int = 50) -> QuerySet[CashOut]:
+    """The agent's own cash-outs, newest first (what he needs to balance his till)."""
+    return (
+        CashOut.objects.filter(agent=agent)
+        .select_related("payment__cycle__program")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def cash_out_of_agent(*, agent: User, cash_out_id: Any) -> CashOut:
+    """One of the agent's own cash-outs (404 for another agent's)."""
+    found = (
+        CashOut.objects.select_related("payment__cycle__program", "person")
+        .filter(pk=cash_out_id, agent=agent)
+        .first()
+    )
+    if found is None:
+        raise NotFound(_("There is no such cash-out."), code="no_cash_out")
+    return found
+
+
+def cash_outs_of_person(person: Person, *, limit: int = 20) -> QuerySet[CashOut]:
+    """Her cash-outs, the ones waiting for her word first, then newest first."""
+    return (
+        CashOut.objects.filter(person=person)
+        .exclude(status__in=[CashOut.Status.AWAITING_CODE, CashOut.Status.CANCELLED])
+        .select_related("agent", "payment__cycle__program")
+        .order_by("-handed_at", "-created_at")[:limit]
+    )
+
+
+def cash_out_of_person(*, person: Person, cash_out_id: Any) -> CashOut:
+    found = CashOut.objects.filter(pk=cash_out_id, person=person).first()
+    if found is None:
+        raise NotFound(_("There is no such cash-out."), code="no_cash_out")
+    return found

@@ -31,6 +31,7 @@ from rahdari.accounts.models import User
 from rahdari.accounts.services import action_code_request, action_code_verify
 from rahdari.core.audit import audit_record
 from rahdari.core.errors import ApplicationError, Conflict, Forbidden
+from rahdari.core.inbound import Reply
 from rahdari.core.jobs import JobContext, job_create, job_kind
 from rahdari.core.models import District
 from rahdari.core.notifications import notification_send, register_templates
@@ -1242,6 +1243,14 @@ register_templates(
             "Rahdari: agent {agent} says he gave you Rs {amount}. If that is right, reply YES. "
             "If you got less, reply with the amount you got, e.g. 12000."
         ),
+        "payments.cash_out_thanks": gettext_noop(
+            "Rahdari: thank you. You confirmed receiving Rs {amount} from agent {agent}."
+        ),
+        "payments.cash_out_disputed": gettext_noop(
+            "Rahdari: we recorded that agent {agent} gave you Rs {amount} instead of Rs {due}. "
+            "This is a deduction report; an officer will look into it. Nobody may take part "
+            "of your money."
+        ),
     }
 )
 
@@ -1255,9 +1264,13 @@ def _person_from_qr(*, qr: str, agent: User) -> Person:
     number = result.claims.get("id") if result.valid else None
     person = Person.objects.filter(rahdari_number=number).first() if number else None
     if person is None:
+        from rahdari.credentials.selectors import reason_text
+
+        message = reason_text(result.reason) if not result.valid else _("No such person.")
         raise ApplicationError(
-            _("This QR code is not a valid Rahdari ID: %(reason)s") % {"reason": result.reason},
+            _("This QR code is not a valid Rahdari ID: %(reason)s") % {"reason": message},
             code="invalid_qr",
+            fields={"qr": [str(message)]},
         )
     return person
 
@@ -1422,3 +1435,22 @@ def cash_out_sms_reply(*, phone: str, text: str) -> CashOut | None:
         (cash_out.amount_handed or 0) if match.group(1) else int(match.group(2).replace(",", ""))
     )
     return cash_out_confirm(cash_out=cash_out, amount_received=amount, via="sms", actor=None)
+
+
+def cash_out_sms_handler(phone: str, text: str) -> Reply | None:
+    """The inbound-SMS handler (registered in PaymentsConfig.ready): a reply to the
+    cash-out check. Anything else is not for payments (None)."""
+    cash_out = cash_out_sms_reply(phone=phone, text=text)
+    if cash_out is None:
+        return None
+    params = {
+        "amount": f"{cash_out.amount_confirmed or 0:,}",
+        "due": f"{cash_out.amount_due:,}",
+        "agent": cash_out.agent.display_name,
+    }
+    disputed = cash_out.status == CashOut.Status.DISPUTED
+    return Reply(
+        template="payments.cash_out_disputed" if disputed else "payments.cash_out_thanks",
+        language=_language_of(cash_out.person),
+        params=params,
+    )

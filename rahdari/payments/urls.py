@@ -1,6 +1,6 @@
 from django.urls import path
 
-from rahdari.payments import views
+from rahdari.payments import agent_views, views
 
 app_name = "payments"
 urlpatterns = [
@@ -17,4 +17,10 @@ urlpatterns = [
     path("accounts/", views.officer_find, name="accounts"),
     path("accounts/<uuid:person_id>/", views.officer_person, name="person"),
     path("accounts/<uuid:person_id>/code/", views.officer_code, name="person_code"),
+    path("me/cash-outs/<uuid:cash_out_id>/", agent_views.my_cash_out, name="my_cash_out"),
+    path("agent/", agent_views.agent_desk, name="agent"),
+    path(
+        "agent/cash-outs/<uuid:cash_out_id>/", agent_views.agent_cash_out, name="agent_cash_out"
+    ),
+    path("fraud-review/", agent_views.fraud_review, name="fraud"),
 ]

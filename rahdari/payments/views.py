@@ -40,6 +40,7 @@ from rahdari.identity import rules as identity_rules
 from rahdari.identity.models import Person
 from rahdari.ledger import receipts
 from rahdari.payments import rules, selectors, services
+from rahdari.payments.agent_forms import ReceivedForm
 from rahdari.payments.forms import (
     CHANNEL_TEXTS,
     VERIFICATION_TEXTS,
@@ -49,7 +50,14 @@ from rahdari.payments.forms import (
     PersonFindForm,
     PrepareForm,
 )
-from rahdari.payments.models import Channel, Payment, PaymentAccount, PaymentBatch, PaymentCycle
+from rahdari.payments.models import (
+    CashOut,
+    Channel,
+    Payment,
+    PaymentAccount,
+    PaymentBatch,
+    PaymentCycle,
+)
 
 POLL_EVERY = "every 1s"
 
@@ -460,9 +468,44 @@ def my_payments(request: HttpRequest) -> HttpResponse:
             % {"phone": str(person.mobile)[-4:]},
         )
         return redirect("payments:my_code")
+    return _my_payments_page(request, user, person, form=form)
+
+
+def cash_out_row(cash_out: CashOut, names: dict[Any, str]) -> dict[str, Any]:
+    """A cash-out for the agent's list and her page (``names``: program_names)."""
+    payment = cash_out.payment
+    return {
+        "cash_out": cash_out,
+        "program": names.get(payment.cycle.program_id, payment.cycle.program.code),
+        "cycle": payment.cycle.label,
+        "due": rupees(cash_out.amount_due),
+        "handed": rupees(cash_out.amount_handed) if cash_out.amount_handed is not None else "",
+        "confirmed": rupees(cash_out.amount_confirmed)
+        if cash_out.amount_confirmed is not None
+        else "",
+        "status": cash_out.get_status_display(),
+    }
+
+
+def _my_payments_page(
+    request: HttpRequest,
+    user: User,
+    person: Person,
+    *,
+    form: AccountForm | None = None,
+    received_forms: dict[str, forms.Form] | None = None,
+) -> HttpResponse:
+    received_forms = received_forms or {}
+    names = selectors.program_names(_language())
+    cash_outs = [
+        cash_out_row(cash_out, names)
+        | {"form": received_forms.get(str(cash_out.pk)) or ReceivedForm()}
+        for cash_out in selectors.cash_outs_of_person(person)
+    ]
     context = _person_context(person, own=True) | {
-        "form": form,
+        "form": form or AccountForm(),
         "reads": selectors.payment_reads_of(person)[:50],
+        "cash_outs": cash_outs,
     }
     return render(request, "payments/my_payments.html", context)
 
