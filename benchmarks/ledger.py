@@ -694,7 +694,7 @@ def child_build(args: argparse.Namespace) -> None:
 
     stages = Stages()
     services._insert = stages.wrap("insert", services._insert, lambda c, table, *a: table)  # type: ignore[attr-defined]
-    services.compact_range = stages.wrap("compact_range", services.compact_range)  # type: ignore[attr-defined]
+    services.tile_edges = stages.wrap("read_right_edge", services.tile_edges)  # type: ignore[attr-defined]
     services.tree_size = stages.wrap("tree_size", services.tree_size)  # type: ignore[attr-defined]
     merkle.CompactRange.extend_with_nodes = stages.wrap(  # type: ignore[method-assign]
         "merkle_hashing", merkle.CompactRange.extend_with_nodes

@@ -235,7 +235,7 @@ def inclusion(
     else:
         index = int(query.leaf_index or 0)
     path = selectors.inclusion_proof(index=index, tree_size=query.tree_size)
-    leaf = selectors.subtree_hashes([(0, index)]).get((0, index))
+    leaf = selectors.subtree_hashes([(0, index)], full_below=query.tree_size).get((0, index))
     if leaf is None:
         raise NotFound(_("That part of the log does not exist."), code="not_in_log")
     response["Cache-Control"] = FOREVER

@@ -342,3 +342,50 @@ class CompactRange:
 
     def __repr__(self) -> str:
         return f"CompactRange(size={self._size}, hashes={len(self._hashes)})"
+
+
+# Tiles (as Certificate Transparency's static logs and Go's sumdb store a tree): the
+# nodes of one level band [band, band + TILE_HEIGHT) in blocks of TILE_WIDTH consecutive
+# nodes of the band's bottom level. Only the bottom row is stored; the rows above it are
+# hashed again from it (TILE_WIDTH - 1 node hashes for a whole tile).
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+TILE_BYTES = TILE_WIDTH * HASH_SIZE
+
+
+def tile_of(level: int, index: int) -> tuple[int, int]:
+    """The tile that holds perfect subtree (level, index), as (band, tile index): ``band``
+    is the tile's bottom level (a multiple of TILE_HEIGHT)."""
+    if not (_valid_size(level) and _valid_size(index)):
+        raise ValueError(f"({level}, {index}) is not a subtree position")
+    band = level - level % TILE_HEIGHT
+    return band, (index << (level - band)) >> TILE_HEIGHT
+
+
+def tile_rows(bottom: bytes) -> list[bytes]:
+    """A tile's rows from its bottom row (concatenated hashes, up to TILE_WIDTH of them,
+    a partial tile's being a prefix): row j holds the complete subtrees of 2**j bottom
+    nodes, left first. Row j of a partial tile of width w holds w >> j of them."""
+    if len(bottom) % HASH_SIZE or len(bottom) > TILE_BYTES:
+        raise ValueError(f"a tile's bottom row is up to {TILE_WIDTH} hashes")
+    rows = [bottom]
+    row = bottom
+    sha256, prefix = hashlib.sha256, _NODE_PREFIX
+    while len(row) >= 2 * HASH_SIZE:
+        row = b"".join(
+            [sha256(prefix + row[i : i + 64]).digest() for i in range(0, len(row) - 63, 64)]
+        )
+        rows.append(row)
+    return rows
+
+
+def tile_hash(rows: Sequence[bytes], level: int, index: int) -> bytes | None:
+    """Subtree (level, index) from the rows of the tile that holds it (:func:`tile_of`),
+    or None when the tile does not reach that far (a partial tile)."""
+    band, tile = tile_of(level, index)
+    j = level - band
+    if j >= len(rows):
+        return None
+    offset = (index - (tile << (TILE_HEIGHT - j))) * HASH_SIZE
+    digest = rows[j][offset : offset + HASH_SIZE]
+    return digest if len(digest) == HASH_SIZE else None

@@ -2,8 +2,8 @@
 
 The log's rows are public by design (everything here except the signing seed is
 served without login); personal data never enters them (see ``entries.py``).
-``LogEntry``, ``TreeNode`` and ``SignedTreeHead`` are append-only: the database
-refuses UPDATE and DELETE (``dbguards``).
+``LogEntry``, ``Tile``, ``TreeNode`` and ``SignedTreeHead`` are append-only: the
+database refuses UPDATE and DELETE (``dbguards``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,13 @@ from django.utils.translation import gettext_lazy as _
 from rahdari.core.fields import EncryptedTextField
 from rahdari.core.models import TimeStampedModel
 
-# Guarded by the database (migration 0002): no UPDATE, DELETE or TRUNCATE.
-APPEND_ONLY_TABLES = ["ledger_logentry", "ledger_treenode", "ledger_signedtreehead"]
+# Guarded by the database (migrations 0002 and 0005): no UPDATE, DELETE or TRUNCATE.
+APPEND_ONLY_TABLES = [
+    "ledger_logentry",
+    "ledger_treenode",
+    "ledger_signedtreehead",
+    "ledger_tile",
+]
 
 
 class PendingEntry(models.Model):
@@ -69,14 +74,36 @@ class LogEntry(models.Model):
         return f"leaf {self.leaf_index} ({self.kind})"
 
 
+class Tile(models.Model):
+    """256 consecutive node hashes of one level, stored once the last of them completes,
+    e.g. level 0, tile 3 = the hashes of leaves 768…1023, and level 8, tile 2 = the
+    hashes of the subtrees of 256 leaves over leaves 131,072…196,607.
+
+    ``id`` packs the position as ``TreeNode`` does: ``level << 48 | index`` (``level`` is
+    a multiple of 8, the tile's bottom level); ``hashes`` is the 256 hashes, 8 KB. The 7
+    levels above the bottom row are hashed again from it when read, so a proof at ten
+    million leaves reads three or four rows (the upper ones kept in the process).
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    hashes = models.BinaryField(max_length=8192)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"tile {self.id >> 48}/{self.id & ((1 << 48) - 1)}"
+
+
 class TreeNode(models.Model):
-    """The hash of one perfect subtree, stored once when it completes — the leaves
-    themselves at level 0.
+    """The hash of one node of the tree's right edge: of a tile that is not full yet.
 
     ``id`` packs the position: ``level << 48 | index`` is the subtree over leaves
-    [index << level, (index + 1) << level), e.g. level 3, index 5 = leaves 40…47, and
-    level 0, index 41,207 = leaf 41,207's hash. Any proof for any past tree size reads
-    at most two such hashes per level, from this table of small rows alone.
+    [index << level, (index + 1) << level), e.g. level 8, index 5 = leaves 1,280…1,535,
+    and level 0, index 41,207 = leaf 41,207's hash. Since migration 0005 only levels
+    that are the bottom of a tile (0, 8, 16, …) get rows, and only while their tile is
+    partial; the tile's row supersedes them when it completes (they stay: append-only).
+    Rows written before 0005 hold every node of every level.
     """
 
     id = models.BigIntegerField(primary_key=True)

@@ -1,15 +1,20 @@
-"""Reading the public log: tree heads, entries, proofs from stored subtree hashes, totals.
+"""Reading the public log: tree heads, entries, proofs from stored tiles, totals.
 
-A proof for any published tree size reads at most two stored hashes per level (one
-query for leaves, one for subtrees above them) whatever the log's size; nothing is
-recomputed from the leaves.
+The tree's hashes are stored in tiles of 256 nodes of one level (``Tile``; the right
+edge, while its tiles are partial, as single nodes in ``TreeNode``). A proof for any
+published tree size needs at most two subtrees per level, which lie in one or two tiles
+per band of 8 levels: one query reads the tiles the process does not hold (at ten
+million leaves, usually the leaf's tile alone), and the rest is hashing in memory.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils.translation import gettext as _
 
@@ -31,41 +36,204 @@ def tree_size() -> int:
     return 0 if row[0] is None else int(row[0]) + 1
 
 
-def subtree_hashes(subtrees: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """The stored hashes of perfect subtrees given as (level, index); level 0 is a leaf.
-    One query on the compact node table (leaves included), whatever the levels."""
-    ids = sorted({level << _LEVEL_SHIFT | index for level, index in subtrees})
-    found: dict[tuple[int, int], bytes] = {}
-    if not ids:
-        return found
-    mask = (1 << _LEVEL_SHIFT) - 1
-    marks = ", ".join(["%s"] * len(ids))
+class _TileCache:
+    """Tiles kept in the process, already expanded into their rows (LRU-bounded).
+
+    What a tile holds never changes, only how far a partial tile reaches: a full tile is
+    final, and a partial one (the right edge) is a true prefix, good for any question
+    within its width; a question beyond it reads the tile again and keeps the wider
+    one. The first use loads the upper levels' full tiles (the highest first, up to half
+    the bound): 153 tiles at ten million leaves. Only what was read outside a
+    transaction is kept (so never a row that a rollback could still take back), and
+    nothing while the hot caches are off (RAHDARI_HOT_CACHE_SECONDS = 0, as in tests,
+    whose databases are emptied and filled again with other trees).
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.warm = False
+        self._lock = threading.Lock()
+        self._items: OrderedDict[int, list[bytes]] = OrderedDict()
+
+    @staticmethod
+    def usable() -> bool:
+        return float(settings.RAHDARI_HOT_CACHE_SECONDS) > 0 and not connection.in_atomic_block
+
+    def get(self, key: int, width: int) -> list[bytes] | None:
+        """The tile's rows if the cached copy holds at least ``width`` bottom nodes."""
+        with self._lock:
+            rows = self._items.get(key)
+            if rows is None or len(rows[0]) < width * merkle.HASH_SIZE:
+                return None
+            self._items.move_to_end(key)
+            return rows
+
+    def put(self, key: int, rows: list[bytes]) -> None:
+        with self._lock:
+            held = self._items.get(key)
+            if held is None or len(held[0]) < len(rows[0]):
+                self._items[key] = rows
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.warm = False
+
+
+TILE_CACHE = _TileCache(maxsize=2_048)
+
+
+def _warm_tile_cache() -> None:
+    TILE_CACHE.warm = True
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT id, hash FROM ledger_treenode WHERE id IN ({marks})", ids)  # noqa: S608
-        for position, digest in cursor.fetchall():
-            position = int(position)
-            found[(position >> _LEVEL_SHIFT, position & mask)] = bytes(digest)
+        cursor.execute(
+            "SELECT id, hashes FROM ledger_tile WHERE id >= %s ORDER BY id DESC LIMIT %s",
+            [merkle.TILE_HEIGHT << _LEVEL_SHIFT, TILE_CACHE.maxsize // 2],
+        )
+        for position, hashes in cursor.fetchall():
+            TILE_CACHE.put(int(position), merkle.tile_rows(bytes(hashes)))
+
+
+def _tiles(
+    widths: dict[tuple[int, int], int], full_below: int
+) -> dict[tuple[int, int], list[bytes]]:
+    """The rows of the tiles (band, index), each holding at least the given number of
+    bottom nodes: one query for what the cache does not hold. A tile whose leaves all
+    lie below ``full_below`` (a size the log has reached) is full; another may still be
+    partial, and then its stored nodes are read as well (a range of ``ledger_treenode``,
+    the right edge). A tile the log does not reach is left out or comes back short."""
+    found: dict[tuple[int, int], list[bytes]] = {}
+    caching = _TileCache.usable()
+    if caching and not TILE_CACHE.warm:
+        _warm_tile_cache()
+    wanted: list[tuple[int, int]] = []
+    for (band, index), width in widths.items():
+        rows = TILE_CACHE.get(band << _LEVEL_SHIFT | index, width) if caching else None
+        if rows is None:
+            wanted.append((band, index))
+        else:
+            found[(band, index)] = rows
+    if not wanted:
+        return found
+    width = merkle.TILE_WIDTH
+    partial = [(b, i) for b, i in wanted if (i + 1) * width << b > full_below]
+    params: list[int] = [b << _LEVEL_SHIFT | i for b, i in wanted]
+    marks = ", ".join(["%s"] * len(params))
+    query = f"SELECT 1, id, hashes FROM ledger_tile WHERE id IN ({marks})"  # noqa: S608
+    if partial:
+        ranges = " OR ".join(["(id >= %s AND id < %s)"] * len(partial))
+        query += f" UNION ALL SELECT 0, id, hash FROM ledger_treenode WHERE {ranges}"  # noqa: S608
+        for band, index in partial:
+            params += [
+                band << _LEVEL_SHIFT | index * width,
+                band << _LEVEL_SHIFT | (index + 1) * width,
+            ]
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        result = cursor.fetchall()
+    mask = (1 << _LEVEL_SHIFT) - 1
+    nodes: dict[tuple[int, int], dict[int, bytes]] = {}
+    for is_tile, position, data in result:
+        position = int(position)
+        band = position >> _LEVEL_SHIFT
+        if is_tile:
+            found[(band, position & mask)] = merkle.tile_rows(bytes(data))
+        else:
+            node = position & mask
+            nodes.setdefault((band, node >> merkle.TILE_HEIGHT), {})[node] = data
+    for key, stored in nodes.items():
+        if key in found:
+            continue  # the tile completed: its row supersedes the edge's nodes
+        first = key[1] * width
+        prefix: list[bytes] = []
+        while first + len(prefix) in stored:  # the nodes a partial tile holds: a prefix
+            prefix.append(bytes(stored[first + len(prefix)]))
+        found[key] = merkle.tile_rows(b"".join(prefix))
+    if caching:
+        for band, index in wanted:
+            if (band, index) in found:
+                TILE_CACHE.put(band << _LEVEL_SHIFT | index, found[(band, index)])
     return found
 
 
-def _range_hashes(ranges: list[tuple[int, int]]) -> list[bytes]:
+def subtree_hashes(
+    subtrees: Iterable[tuple[int, int]], *, full_below: int = 0
+) -> dict[tuple[int, int], bytes]:
+    """The hashes of perfect subtrees given as (level, index); level 0 is a leaf. Read
+    from the tiles that hold them (one query at most, whatever the levels; the upper
+    tiles usually come from the process); a subtree the log does not have is left out.
+    ``full_below``: a size the log is known to have reached (saves reading the edge)."""
+    wanted = set(subtrees)
+    widths: dict[tuple[int, int], int] = {}
+    for level, index in wanted:
+        band, tile = merkle.tile_of(level, index)
+        reach = ((index + 1) << (level - band)) - (tile << merkle.TILE_HEIGHT)
+        widths[(band, tile)] = max(widths.get((band, tile), 0), reach)
+    tiles = _tiles(widths, full_below)
+    found: dict[tuple[int, int], bytes] = {}
+    for level, index in wanted:
+        rows = tiles.get(merkle.tile_of(level, index))
+        digest = None if rows is None else merkle.tile_hash(rows, level, index)
+        if digest is not None:
+            found[(level, index)] = digest
+    return found
+
+
+def _range_hashes(ranges: list[tuple[int, int]], full_below: int = 0) -> list[bytes]:
     pieces = [merkle.perfect_subtrees(start, end) for start, end in ranges]
-    stored = subtree_hashes(p for piece in pieces for p in piece)
+    stored = subtree_hashes((p for piece in pieces for p in piece), full_below=full_below)
     try:
         return [merkle.fold_subtrees([stored[p] for p in piece]) for piece in pieces]
     except KeyError as exc:  # the tree is not that large (yet)
         raise NotFound(_("That part of the log does not exist."), code="not_in_log") from exc
 
 
+def tile_edges(size: int) -> dict[int, bytes]:
+    """The right edge of the tree of ``size`` leaves: per band (0, 8, 16, …), the bottom
+    row of its partial tile (the nodes after the band's last full tile), concatenated.
+    What an append continues, and all that the tree's compact range is made of."""
+    width = merkle.TILE_WIDTH
+    counts: dict[tuple[int, int], int] = {}
+    band = 0
+    while size >> band:
+        counts[(band, (size >> band) // width)] = (size >> band) % width
+        band += merkle.TILE_HEIGHT
+    tiles = _tiles({key: count for key, count in counts.items() if count}, 0)
+    edges = {}
+    for (band, index), count in counts.items():
+        bottom = tiles.get((band, index), [b""])[0][: count * merkle.HASH_SIZE]
+        if len(bottom) != count * merkle.HASH_SIZE:
+            raise NotFound(_("That part of the log does not exist."), code="not_in_log")
+        edges[band] = bottom
+    return edges
+
+
+def compact_range_of(size: int, edges: dict[int, bytes]) -> merkle.CompactRange:
+    """The compact range of ``size`` leaves from the tree's right edge (:func:`tile_edges`)."""
+    hashes = []
+    for band in sorted(edges, reverse=True):
+        rows = merkle.tile_rows(edges[band])
+        count = len(edges[band]) // merkle.HASH_SIZE
+        for j in range(merkle.TILE_HEIGHT - 1, -1, -1):
+            if count >> j & 1:
+                offset = ((count >> j) - 1) * merkle.HASH_SIZE
+                hashes.append(rows[j][offset : offset + merkle.HASH_SIZE])
+    return merkle.CompactRange.from_hashes(size, hashes)
+
+
 def compact_range(size: int) -> merkle.CompactRange:
     """The tree of ``size`` leaves as its right-border subtrees (what an append extends)."""
-    subtrees = merkle.perfect_subtrees(0, size) if size else []
-    stored = subtree_hashes(subtrees)
-    return merkle.CompactRange.from_hashes(size, [stored[p] for p in subtrees])
+    return compact_range_of(size, tile_edges(size))
 
 
 def root_at(size: int) -> bytes:
-    return merkle.fold_subtrees(_range_hashes([(0, size)])) if size else merkle.EMPTY_ROOT
+    return merkle.fold_subtrees(_range_hashes([(0, size)], size)) if size else merkle.EMPTY_ROOT
 
 
 def latest_tree_head() -> SignedTreeHead | None:
@@ -125,7 +293,7 @@ def inclusion_proof(*, index: int, tree_size: int) -> list[bytes]:
             code="bad_index",
             fields={"leaf_index": [_("Must be below the tree size.")]},
         )
-    return _range_hashes(merkle.inclusion_ranges(index, tree_size))
+    return _range_hashes(merkle.inclusion_ranges(index, tree_size), tree_size)
 
 
 def consistency_proof(*, first: int, second: int) -> list[bytes]:
@@ -137,7 +305,7 @@ def consistency_proof(*, first: int, second: int) -> list[bytes]:
             code="bad_tree_size",
             fields={"first": [_("Must be between 1 and the second size.")]},
         )
-    return _range_hashes(merkle.consistency_ranges(first, second))
+    return _range_hashes(merkle.consistency_ranges(first, second), second)
 
 
 def leaf_key(leaf_hash: bytes) -> int:
@@ -208,7 +376,7 @@ def receipt(*, leaf_hash: bytes, salt: bytes | None) -> entries.Receipt | None:
         entry=body,
         salt=salt,
         index=index,
-        proof=_range_hashes(merkle.inclusion_ranges(index, head.tree_size)),
+        proof=_range_hashes(merkle.inclusion_ranges(index, head.tree_size), head.tree_size),
         tree_head=head_value(head),
     )
 

@@ -32,7 +32,7 @@ from rahdari.core.audit import audit_record
 from rahdari.core.keyring import keyring
 from rahdari.ledger import entries, merkle
 from rahdari.ledger.models import LedgerKey, PendingEntry, SignedTreeHead
-from rahdari.ledger.selectors import compact_range, tree_size
+from rahdari.ledger.selectors import compact_range, compact_range_of, tile_edges, tree_size
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,8 @@ def ledger_integrate(*, wait: bool = True, batch: int = INTEGRATE_BATCH) -> int:
 
 def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
     size = tree_size()
-    tree = compact_range(size)
+    edges = tile_edges(size)
+    tree = compact_range_of(size, edges)
     leaves = [bytes(row[1]) for row in waiting]
     nodes = tree.extend_with_nodes(leaves)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -179,16 +180,14 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
             total = sums.setdefault(tuple(names), [0, 0])
             total[0] += int(count)
             total[1] += int(amount)
-    # Leaves go into the node table too (level 0, id = index): a proof then reads only
-    # small rows of one table, not the entries' bodies.
-    node_rows = [(size + offset, bytes(row[1])) for offset, row in enumerate(waiting)]
-    node_rows += [(level << 48 | index, digest) for level, index, digest in nodes]
+    tile_rows, node_rows = _tiles_and_edge(size, edges, leaves, nodes)
     _insert(
         cursor,
         "ledger_logentry",
         "(leaf_index, leaf_hash, leaf_key, body, kind, integrated_at)",
         entry_rows,
     )
+    _insert(cursor, "ledger_tile", "(id, hashes)", tile_rows)
     _insert(cursor, "ledger_treenode", "(id, hash)", node_rows)
     first, last = waiting[0][0], waiting[-1][0]
     cursor.execute("DELETE FROM ledger_pendingentry WHERE id >= %s AND id <= %s", [first, last])
@@ -201,6 +200,37 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
         "amount = ledger_districttotal.amount + excluded.amount",
         [(*names, count, amount) for names, (count, amount) in sums.items()],
     )
+
+
+def _tiles_and_edge(
+    size: int,
+    edges: dict[int, bytes],
+    leaves: list[bytes],
+    nodes: list[tuple[int, int, bytes]],
+) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+    """What an append of ``leaves`` to a tree of ``size`` stores: every tile that it
+    fills (with the nodes of the old right edge at its start), and the new nodes of
+    tiles still partial as single rows. Only the bottom level of each band is stored."""
+    bands: dict[int, list[bytes]] = {0: leaves}
+    for level, _index, digest in nodes:  # in order of index within each level
+        if level % merkle.TILE_HEIGHT == 0:
+            bands.setdefault(level, []).append(digest)
+    tiles: list[tuple[int, bytes]] = []
+    edge: list[tuple[int, bytes]] = []
+    width, step = merkle.TILE_WIDTH, merkle.TILE_BYTES
+    for band, new in bands.items():
+        first = size >> band  # the index of the band's first new node
+        tile = first // width
+        bottom = edges.get(band, b"") + b"".join(new)
+        full = len(bottom) // step
+        tiles += [(band << 48 | tile + k, bottom[k * step : (k + 1) * step]) for k in range(full)]
+        partial_from = (tile + full) * width
+        edge += [
+            (band << 48 | first + k, digest)
+            for k, digest in enumerate(new)
+            if first + k >= partial_from
+        ]
+    return tiles, edge
 
 
 def _insert(cursor: Any, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:

@@ -12,12 +12,13 @@ shows. Any difference is a problem in the report.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,37 +99,98 @@ def _heads(fetch: Fetch) -> list[dict[str, Any]]:
             return heads
 
 
-def _pages(fetch: Fetch, size: int, *, prefetch: bool) -> Iterator[list[dict[str, Any]]]:
-    """Entry pages in order, the next ones downloading while this one is checked."""
-    starts = list(range(0, size, PAGE))
+def _entries_path(start: int, size: int) -> str:
+    return f"/api/v1/ledger/entries?start={start}&end={min(start + PAGE, size)}"
+
+
+@dataclass
+class _Page:
+    """One page of entries checked on its own: what the ordered part of the check (the
+    tree, the heads' roots) needs, and the page's problems and totals."""
+
+    indexes: list[int]
+    leaves: list[bytes]
+    problems: list[tuple[int, str]]  # (position in the page, text), in order
+    sums: dict[tuple[entries.TotalsKey, str], list[int]]
+
+
+def _check_page(items: list[dict[str, Any]]) -> _Page:
+    page = _Page([], [], [], {})
+    for position, item in enumerate(items):
+        index, text = int(item["leaf_index"]), str(item["entry"])
+        body = text.encode()
+        leaf = merkle.leaf_hash(body)
+        if entries.unb64(item["leaf_hash"]) != leaf:
+            page.problems.append((position, f"entry {index}: the server's leaf hash is wrong"))
+        try:
+            for key, kind, count, amount in entries.entry_totals(entries.decode_entry(body)):
+                total = page.sums.setdefault((key, kind), [0, 0])
+                total[0] += count
+                total[1] += amount
+        except entries.EntryError as exc:
+            page.problems.append((position, f"entry {index}: {exc}"))
+        page.indexes.append(index)
+        page.leaves.append(leaf)
+    return page
+
+
+_process_fetch: dict[str, Fetch] = {}
+
+
+def _fetch_and_check(base_url: str, path: str) -> _Page:
+    """In a worker process: download one page and check it."""
+    fetch = _process_fetch.get(base_url)
+    if fetch is None:
+        fetch = _process_fetch[base_url] = http_fetcher(base_url)
+    return _check_page(fetch(path)["entries"])
+
+
+def _pages(
+    fetch: Fetch, url: str | None, size: int, *, prefetch: bool, workers: int
+) -> Iterator[_Page]:
+    """Entry pages in order, checked. With ``prefetch``, the next pages download (and,
+    given a URL, are checked, in ``workers`` processes) while this one is added."""
+    paths = [_entries_path(s, size) for s in range(0, size, PAGE)]
     if not prefetch:
-        for s in starts:
-            yield fetch(f"/api/v1/ledger/entries?start={s}&end={min(s + PAGE, size)}")["entries"]
+        for path in paths:
+            yield _check_page(fetch(path)["entries"])
         return
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        pending = [
-            pool.submit(fetch, f"/api/v1/ledger/entries?start={s}&end={min(s + PAGE, size)}")
-            for s in starts[:2]
-        ]
-        for n in range(len(starts)):
-            page = pending.pop(0).result()
-            if n + 2 < len(starts):
-                s = starts[n + 2]
-                pending.append(
-                    pool.submit(
-                        fetch, f"/api/v1/ledger/entries?start={s}&end={min(s + PAGE, size)}"
-                    )
-                )
-            yield page["entries"]
+    pool: Executor
+    if url is None:  # a caller's own fetch: download ahead in threads, check here
+        pool = ThreadPoolExecutor(max_workers=2)
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers)
+    with pool:
+
+        def submit(path: str) -> Future[Any]:
+            if url is None:
+                return pool.submit(fetch, path)
+            return pool.submit(_fetch_and_check, url, path)
+
+        ahead = 2 * workers if url is not None else 2
+        pending = [submit(path) for path in paths[:ahead]]
+        for n in range(len(paths)):
+            result = pending.pop(0).result()
+            if n + ahead < len(paths):
+                pending.append(submit(paths[n + ahead]))
+            yield result if url is not None else _check_page(result["entries"])
 
 
-def verify_log(url: str, *, fetch: Fetch | None = None, prefetch: bool = True) -> Report:
+def verify_log(
+    url: str, *, fetch: Fetch | None = None, prefetch: bool = True, workers: int | None = None
+) -> Report:
     """Download and re-check the whole log at ``url``; never raises for what it finds.
-    ``prefetch`` downloads the next pages in threads while one is checked."""
+    ``prefetch`` downloads and checks the next pages in ``workers`` processes (one per
+    core by default) while the tree grows here; with a ``fetch`` of the caller's, pages
+    download in threads and are checked here."""
     started = time.perf_counter()
     report = Report(url=url)
+    workers = max(1, workers or os.cpu_count() or 1)
     try:
-        _verify(fetch or http_fetcher(url), report, prefetch=prefetch)
+        if fetch is None:
+            _verify(http_fetcher(url), url, report, prefetch=prefetch, workers=workers)
+        else:
+            _verify(fetch, None, report, prefetch=prefetch, workers=workers)
     except VerifyError as exc:
         report.problem(f"could not read the log: {exc}")
     except (KeyError, TypeError, ValueError) as exc:
@@ -138,7 +200,7 @@ def verify_log(url: str, *, fetch: Fetch | None = None, prefetch: bool = True) -
     return report
 
 
-def _verify(fetch: Fetch, report: Report, *, prefetch: bool) -> None:
+def _verify(fetch: Fetch, url: str | None, report: Report, *, prefetch: bool, workers: int) -> None:
     keys = {k["key_id"]: entries.unb64(k["public_key"]) for k in fetch("/api/v1/ledger/keys")}
     heads: list[entries.TreeHead] = []
     for raw in _heads(fetch):
@@ -170,20 +232,16 @@ def _verify(fetch: Fetch, report: Report, *, prefetch: bool) -> None:
         for key, kind, count, amount in entries.entry_totals(entry):
             sums.setdefault(key, entries.DistrictTotals()).add(kind, count, amount)
 
-    for page in _pages(fetch, size, prefetch=prefetch):
-        for item in page:
-            index, text = int(item["leaf_index"]), str(item["entry"])
+    for page in _pages(fetch, url, size, prefetch=prefetch, workers=workers):
+        problems = iter(page.problems)
+        next_problem = next(problems, None)
+        for position, (index, leaf) in enumerate(zip(page.indexes, page.leaves, strict=True)):
             if index != tree.size:
                 report.problem(f"entry {tree.size}: the log skipped to {index}")
                 return
-            body = text.encode()
-            leaf = merkle.leaf_hash(body)
-            if entries.unb64(item["leaf_hash"]) != leaf:
-                report.problem(f"entry {index}: the server's leaf hash is wrong")
-            try:
-                add(entries.decode_entry(body))
-            except entries.EntryError as exc:
-                report.problem(f"entry {index}: {exc}")
+            while next_problem is not None and next_problem[0] == position:
+                report.problem(next_problem[1])
+                next_problem = next(problems, None)
             tree.append(leaf)
             report.entries_checked += 1
             signed = by_size.get(tree.size)
@@ -192,7 +250,9 @@ def _verify(fetch: Fetch, report: Report, *, prefetch: bool) -> None:
                     report.roots_matched += 1
                 else:
                     report.problem(f"head {signed.tree_size}: the entries give another root")
-        if not page:
+        for (key, kind), (count, amount) in page.sums.items():
+            sums.setdefault(key, entries.DistrictTotals()).add(kind, count, amount)
+        if not page.indexes:
             break
     if tree.size != size:
         report.problem(f"the log served {tree.size} entries, its latest head says {size}")
