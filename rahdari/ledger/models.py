@@ -27,11 +27,13 @@ class PendingEntry(models.Model):
     """An entry submitted in the same transaction as the change it records, waiting to
     be sequenced, e.g. "payments.paid, Rs 13,500" queued by a provider's callback.
 
-    The sequencer (one writer at a time) moves it into the tree and deletes it here.
+    The sequencer (one writer at a time) copies it into the log inside the database
+    (``INSERT … SELECT``) and deletes it here.
     """
 
     id = models.BigAutoField(primary_key=True)
     leaf_hash = models.BinaryField(max_length=32)
+    leaf_key = models.BigIntegerField()  # as LogEntry.leaf_key: the row moves as it is
     body = models.BinaryField()
     kind = models.CharField(max_length=40)
     # What the entry adds to the district totals, worked out when it was submitted:

@@ -101,14 +101,15 @@ def ledger_submit_many(*, events: Sequence[Event]) -> list[Submitted]:
             "\t".join([*key, kind, str(count), str(amount)])
             for key, kind, count, amount in entries.entry_totals(entry)
         )
-        rows.append((leaf, body, event.kind, totals, now))
+        key = int.from_bytes(leaf[:8], "big", signed=True)
+        rows.append((leaf, key, body, event.kind, totals, now))
         submitted.append(Submitted(leaf_hash=leaf, entry_id=entry_id, salt=salt))
     if rows:
         with connection.cursor() as cursor:
             _insert(
                 cursor,
                 PendingEntry._meta.db_table,
-                "(leaf_hash, body, kind, totals, submitted_at)",
+                "(leaf_hash, leaf_key, body, kind, totals, submitted_at)",
                 rows,
             )
         transaction.on_commit(_integrate_after_commit)
@@ -149,7 +150,7 @@ def ledger_integrate(*, wait: bool = True, batch: int = INTEGRATE_BATCH) -> int:
             if not _lock(cursor, wait=wait):
                 return integrated
             cursor.execute(
-                f"SELECT id, leaf_hash, body, kind, totals FROM {PendingEntry._meta.db_table} "  # noqa: S608
+                f"SELECT id, leaf_hash, totals FROM {PendingEntry._meta.db_table} "  # noqa: S608
                 "ORDER BY id LIMIT %s",
                 [batch],
             )
@@ -168,28 +169,18 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
     tree = compact_range_of(size, edges)
     leaves = [bytes(row[1]) for row in waiting]
     nodes = tree.extend_with_nodes(leaves)
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    entry_rows = []
     sums: dict[tuple[str, ...], list[int]] = {}
-    for offset, (_, leaf, body, kind, totals) in enumerate(waiting):
-        leaf = bytes(leaf)
-        key = int.from_bytes(leaf[:8], "big", signed=True)
-        entry_rows.append((size + offset, leaf, key, bytes(body), kind, now))
+    for _, _, totals in waiting:
         for line in totals.split("\n") if totals else ():
             *names, count, amount = line.split("\t")
             total = sums.setdefault(tuple(names), [0, 0])
             total[0] += int(count)
             total[1] += int(amount)
     tile_rows, node_rows = _tiles_and_edge(size, edges, leaves, nodes)
-    _insert(
-        cursor,
-        "ledger_logentry",
-        "(leaf_index, leaf_hash, leaf_key, body, kind, integrated_at)",
-        entry_rows,
-    )
+    first, last = waiting[0][0], waiting[-1][0]
+    _sequence(cursor, size, first, last, len(waiting))
     _insert(cursor, "ledger_tile", "(id, hashes)", tile_rows)
     _insert(cursor, "ledger_treenode", "(id, hash)", node_rows)
-    first, last = waiting[0][0], waiting[-1][0]
     cursor.execute("DELETE FROM ledger_pendingentry WHERE id >= %s AND id <= %s", [first, last])
     if cursor.rowcount != len(waiting):  # only ours are visible between the two ids
         raise DatabaseError("the pending entries changed while they were sequenced")
@@ -200,6 +191,22 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
         "amount = ledger_districttotal.amount + excluded.amount",
         [(*names, count, amount) for names, (count, amount) in sums.items()],
     )
+
+
+def _sequence(cursor: Any, size: int, first: int, last: int, count: int) -> None:
+    """Give the queued entries with ids first…last their leaf indexes from ``size`` on,
+    in id order: the database copies each body into the log itself (they never travel
+    to Python and back). Only the rows read before are visible between the two ids (one
+    sequencer; a submit that commits later has a higher id) — checked, not assumed."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    cursor.execute(
+        "INSERT INTO ledger_logentry (leaf_index, leaf_hash, leaf_key, body, kind, integrated_at) "
+        "SELECT %s + ROW_NUMBER() OVER (ORDER BY id) - 1, leaf_hash, leaf_key, body, kind, %s "
+        "FROM ledger_pendingentry WHERE id >= %s AND id <= %s ORDER BY id",
+        [size, now, first, last],
+    )
+    if cursor.rowcount != count:
+        raise DatabaseError("the pending entries changed while they were sequenced")
 
 
 def _tiles_and_edge(
