@@ -44,6 +44,7 @@ STAFF = [
     ("counter.school", "Shaheen Akhtar", ["service_operator"], ["Swat"]),
     ("counter.excise", "Waqar Ahmad Khalil", ["service_operator"], ["Peshawar"]),
     ("auditor", "Saima Qureshi", ["auditor"], []),
+    ("agent.mingora", "Zarif Khan", ["payment_agent"], ["Swat", "Buner"]),
 ]
 
 
@@ -652,6 +653,7 @@ def _ensure_payments(seed: int) -> None:
             code = re.search(r"\b(\d{6})\b", sms.text if sms else "")
             if code:
                 payments.payment_account_confirm(account=account, code=code.group(1), actor=officer)
+        carded = _demo_cards_issue(officer, household_payees(households).values())
         maker = User.objects.get(username="program.peshawar")
         approver = User.objects.get(username="approver.finance")
         cycle = payments.cycle_prepare(program=program, label="2026-Q4", actor=maker)
@@ -666,10 +668,81 @@ def _ensure_payments(seed: int) -> None:
         )
         job_run(job_id=str(payments.batches_build(cycle=cycle, actor=maker).pk))
     # The reference bank answers at once here (two minutes when served): most payments
-    # are credited, a few accounts turn out closed and wait for a new one.
-    with override_settings(RAHDARI_REFERENCE_BANK_DELAY_SECONDS=0):
+    # are credited, a few accounts turn out closed and wait for a new one, and a few are
+    # closed just after the credit, the money coming back in a camt.054 return.
+    with override_settings(
+        RAHDARI_REFERENCE_BANK_DELAY_SECONDS=0, RAHDARI_REFERENCE_BANK_RETURN_RATE=0.1
+    ):
         payments.cycle_send(cycle=cycle, actor=maker)
         payments.reports_collect()
+    _demo_card_lost(officer, carded)
+    _demo_after_payment(cycle)
+
+
+DEMO_CARD_DISTRICTS = ["Swat", "Buner"]  # enrol.swat's districts, so he sees the cards
+
+
+def _demo_code(person: Any, template: str) -> str:
+    """The newest code of ``template`` sent to her phone (the demo reads its own outbox)."""
+    import re
+
+    from rahdari.core.keyring import blind_index
+    from rahdari.core.models import OutboundMessage
+
+    sms = (
+        OutboundMessage.objects.filter(
+            recipient_index=blind_index("phone", str(person.mobile)), template=template
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    found = re.search(r"\b(\d{6})\b", sms.text if sms else "")
+    return found.group(1) if found else ""
+
+
+def _demo_cards_issue(officer: Any, payees: Any) -> list[Any]:
+    """Four payees of Swat and Buner get a Bank of Khyber prepaid card from enrol.swat (in
+    place of the account they had, if any); each confirms it and starts it with the codes
+    sent to her phone."""
+    from django.test import override_settings
+
+    from rahdari.identity.models import Person
+    from rahdari.payments import cards, services
+
+    people = list(
+        Person.objects.filter(
+            pk__in=payees, status="active", district__name__in=DEMO_CARD_DISTRICTS
+        )
+        .exclude(mobile_index="")
+        .order_by("rahdari_number")[:4]
+    )
+    carded = []
+    with override_settings(CITIZEN_OTP_MAX_PER_WINDOW=10):
+        for person in people:
+            card = cards.card_issue(person=person, provider="bok-card", actor=officer)
+            code = _demo_code(person, "payments.account_code")
+            card = services.payment_account_confirm(account=card, code=code, actor=officer)
+            cards.card_activation_request(account=card, actor=officer)
+            code = _demo_code(person, "payments.card_activation_code")
+            carded.append(cards.card_activate(account=card, code=code, actor=officer))
+    return carded
+
+
+def _demo_card_lost(officer: Any, carded: list[Any]) -> None:
+    """The first card holder lost her card after the cycle paid onto it: blocked at her
+    word, and replaced at the office with her code — the money moved to the new card."""
+    from django.test import override_settings
+
+    from rahdari.payments import cards
+
+    if not carded:
+        return
+    card = carded[0]
+    with override_settings(CITIZEN_OTP_MAX_PER_WINDOW=10, RAHDARI_PAYMENT_PROVIDER_LATENCY=0):
+        cards.card_block(account=card, reason="lost", actor=officer)
+        cards.card_replacement_request(account=card, actor=officer)
+        code = _demo_code(card.person, "payments.card_replacement_code")
+        cards.card_replace(account=card, code=code, actor=officer)
 
 
 def _ensure_ledger() -> None:
@@ -723,7 +796,19 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
         "by approver.finance (with his authenticator); its bank files (ISO 20022 pain.001) "
         f"are in {settings.RAHDARI_PAYMENT_FILES_DIR / '2026-Q4'} and the reference bank's "
         "pain.002 reports were applied (paid, or failed with the bank's reason); "
-        "`rahdari payments export --cycle ID --out DIR` writes the files again."
+        "`rahdari payments export --cycle ID --out DIR` writes the files again. A few "
+        "credited accounts were closed and their money returned (camt.054): the cycle page "
+        "lists them under 'Payments needing a decision'."
+    )
+    console.print(
+        "Cash-out: agent.mingora hands out wallet payments at /payments/agent/ (scan a QR ID "
+        "from the sample images); three were handed over, one beneficiary reported getting "
+        "less (a deduction report). The auditor sees it at /payments/fraud-review/."
+    )
+    console.print(
+        "Prepaid cards: enrol.swat gave four payees of Swat and Buner Bank of Khyber cards, "
+        "paid by the cycle; one was lost, blocked and replaced with its money (her payments "
+        "page at /payments/accounts/ shows both)."
     )
     console.print(
         "QR ID: citizens see theirs under My QR ID; anyone can check one at /credentials/verify/ "
@@ -736,3 +821,50 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
         f"/o/token/) are in {settings.VAR_DIR / 'demo-partners.json'}; the first citizen has "
         "shared data with the hospital and has a school's request waiting under My data sharing."
     )
+
+
+def _demo_after_payment(cycle: Any) -> None:
+    """After the cycle was paid: agent Zarif Khan hands out the cash of three wallet
+    payments at the Mingora campsite — one beneficiary confirms by SMS, one on the web,
+    one reports that she got Rs 1,500 less (a deduction report the fraud review counts)
+    — and up to two payments nobody collected are recalled as unclaimed."""
+    import json
+
+    from django.test import override_settings
+
+    from rahdari.accounts.models import User
+    from rahdari.core.inbound import inbound_sms_receive, sign_inbound
+    from rahdari.credentials.services import credential_issue
+    from rahdari.payments import reconcile
+    from rahdari.payments import services as payments
+    from rahdari.payments.models import CashOut, Payment
+
+    if CashOut.objects.exists():
+        return
+    agent = User.objects.get(username="agent.mingora")
+    paid = list(
+        Payment.objects.filter(
+            cycle=cycle, status="paid", channel="wallet", district__name__in=["Swat", "Buner"]
+        )
+        .select_related("person")
+        .order_by("id")[:5]
+    )
+    for n, payment in enumerate(paid[:3]):
+        person = payment.person
+        qr = str(credential_issue(person=person, actor=None).qr_compact)
+        cash_out = payments.cash_out_start(agent=agent, qr=qr, location="Mingora campsite, gate 2")
+        code = _demo_code(person, "payments.cash_out_code")
+        payments.cash_out_complete(cash_out=cash_out, code=code, amount=payment.amount, agent=agent)
+        if n == 1:
+            payments.cash_out_confirm(
+                cash_out=cash_out, amount_received=payment.amount, via="web", actor=None
+            )
+            continue
+        reply = "YES" if n == 0 else str(payment.amount - 1500)
+        body = json.dumps(
+            {"id": f"demo-{cash_out.pk}", "from": str(person.mobile), "text": reply}
+        ).encode()
+        inbound_sms_receive(gateway="jazz", body=body, signature=sign_inbound("jazz", body))
+    # Payments nobody collected are recalled (after 90 days; the window is shortened here).
+    with override_settings(RAHDARI_PAYMENT_COLLECTION_DAYS=0):
+        reconcile.unclaimed_sweep(limit=2)

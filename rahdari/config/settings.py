@@ -367,6 +367,10 @@ RAHDARI_LEDGER_ORIGIN = env.str("RAHDARI_LEDGER_ORIGIN", default="rahdari.kp.gov
 RAHDARI_PAYMENT_DIRECTORY = env.str(
     "RAHDARI_PAYMENT_DIRECTORY", default="rahdari.payments.providers.ReferenceDirectory"
 )
+# The prepaid-card issuer's card-management API (issue, activate, block, replace).
+RAHDARI_CARD_ISSUER = env.str(
+    "RAHDARI_CARD_ISSUER", default="rahdari.payments.providers.ReferenceCardIssuer"
+)
 RAHDARI_PAYMENT_PROVIDER_LATENCY = env.float("RAHDARI_PAYMENT_PROVIDER_LATENCY", default=0.08)
 RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE = env.float(
     "RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE", default=0.0
@@ -382,6 +386,8 @@ RAHDARI_REFERENCE_BANK_DIR = Path(
 RAHDARI_REFERENCE_BANK_DELAY_SECONDS = env.float(
     "RAHDARI_REFERENCE_BANK_DELAY_SECONDS", default=120
 )
+# The share of credited accounts the reference bank closes and returns the money from.
+RAHDARI_REFERENCE_BANK_RETURN_RATE = env.float("RAHDARI_REFERENCE_BANK_RETURN_RATE", default=0.0)
 # Wallet operators and card issuers (G2P Connect disburse, callbacks signed with a
 # shared secret per provider: JSON {"jazzcash": "…"}; unset ones derive from the key ring).
 RAHDARI_DISBURSEMENT_PROVIDER = env.str(
@@ -390,6 +396,8 @@ RAHDARI_DISBURSEMENT_PROVIDER = env.str(
 )
 RAHDARI_PROVIDER_SECRETS = env.json("RAHDARI_PROVIDER_SECRETS", default={})
 RAHDARI_PAYMENT_BATCH_SIZE = env.int("RAHDARI_PAYMENT_BATCH_SIZE", default=50_000)
+# A wallet or card payment nobody collected in this many days is recalled (unclaimed).
+RAHDARI_PAYMENT_COLLECTION_DAYS = env.int("RAHDARI_PAYMENT_COLLECTION_DAYS", default=90)
 RAHDARI_PAYMENT_FILES_DIR = Path(
     env.str("RAHDARI_PAYMENT_FILES_DIR", default=str(VAR_DIR / "payment-files"))
 )

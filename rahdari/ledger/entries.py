@@ -55,8 +55,9 @@ KINDS: dict[str, _Kind] = {
         "cycle": str,
         "totals": list,
     },
-    # One payment's life: instructed to a provider, then paid, failed, returned or
-    # reversed. "payment" is the payment's public reference; "beneficiary" a commitment.
+    # One payment's life: instructed to a provider, then paid, failed, returned,
+    # unclaimed (recalled: nobody collected it) or reversed. "payment" is the payment's
+    # public reference; "beneficiary" a commitment.
     **{
         f"payments.{status}": {
             "program": str,
@@ -67,7 +68,7 @@ KINDS: dict[str, _Kind] = {
             "amount": int,
             "beneficiary": str,
         }
-        for status in ("instructed", "paid", "failed", "returned", "reversed")
+        for status in ("instructed", "paid", "failed", "returned", "unclaimed", "reversed")
     },
 }
 

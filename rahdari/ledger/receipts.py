@@ -47,6 +47,7 @@ KIND_NAMES: dict[str, Promise] = {
     "payments.paid": gettext_lazy("Payment made"),
     "payments.failed": gettext_lazy("Payment failed"),
     "payments.returned": gettext_lazy("Payment returned"),
+    "payments.unclaimed": gettext_lazy("Payment not collected (recalled)"),
     "payments.reversed": gettext_lazy("Payment reversed"),
 }
 KIND_COLUMNS: dict[str, Promise] = {
@@ -56,6 +57,7 @@ KIND_COLUMNS: dict[str, Promise] = {
     "payments.paid": gettext_lazy("Paid"),
     "payments.failed": gettext_lazy("Failed"),
     "payments.returned": gettext_lazy("Returned"),
+    "payments.unclaimed": gettext_lazy("Not collected"),
     "payments.reversed": gettext_lazy("Reversed"),
 }
 CHANNEL_NAMES: dict[str, Promise] = {

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
@@ -19,7 +20,7 @@ from rahdari.core.api import client_errors
 from rahdari.core.audit import audit_record
 from rahdari.core.errors import ApplicationError, Forbidden
 from rahdari.core.http import is_verified
-from rahdari.payments import fraud, selectors, services
+from rahdari.payments import fraud, reconcile, selectors, services
 from rahdari.payments.models import CashOut
 
 router = Router(tags=["payments"], auth=django_auth)
@@ -208,3 +209,144 @@ def fraud_review(request: HttpRequest) -> dict[str, Any]:
         "paid_to_deceased": review.paid_to_deceased,
         "changed_before_payment": review.changed_before_payment,
     }
+
+
+# --------------------------------------------------------------------------- one payment
+
+
+class PaymentEventOut(Schema):
+    status: str
+    source: str = Field(description="cycle, batch, pain002, callback, camt054, recall, officer…")
+    reason_code: str
+    at: datetime
+    in_ledger: bool
+
+
+class PaymentOut(Schema):
+    key: str = Field(description="The payment's reference (idempotency key, EndToEndId)")
+    program: str
+    cycle: str
+    amount: int
+    status: str
+    hold: str
+    reason_code: str
+    channel: str
+    provider: str
+    attempts: int
+    district: str
+    rahdari_number: str | None
+    events: list[PaymentEventOut]
+
+
+class DecisionIn(Schema):
+    reason: str = Field(
+        description="Pay again: new_account, came_forward, officer_error. Reverse: deceased, "
+        "ineligible, duplicate, unclaimed, returned."
+    )
+
+
+def _payment_out(payment: Any) -> dict[str, Any]:
+    return {
+        "key": payment.key,
+        "program": payment.cycle.program.code,
+        "cycle": payment.cycle.label,
+        "amount": payment.amount,
+        "status": payment.status,
+        "hold": payment.hold,
+        "reason_code": payment.reason_code,
+        "channel": payment.channel,
+        "provider": payment.provider,
+        "attempts": payment.attempts,
+        "district": payment.district.name,
+        "rahdari_number": payment.person.rahdari_number if payment.person else None,
+        "events": [
+            {
+                "status": e.status,
+                "source": e.source,
+                "reason_code": e.reason_code,
+                "at": e.created_at,
+                "in_ledger": bool(e.leaf_hash),
+            }
+            for e in selectors.payment_events(payment)
+        ],
+    }
+
+
+def _payment_staff(request: HttpRequest, *permissions: str) -> User:
+    user = request_user(request)
+    if not selectors.may_see_payments(user, permissions or selectors.PERMISSIONS):
+        raise Forbidden(_("You may not work on payments."))
+    if user.requires_totp and not is_verified(user):
+        raise Forbidden(_("Confirm your login with your authenticator app first."))
+    return user
+
+
+@router.get(
+    "/payments/{key}",
+    response={200: PaymentOut, **client_errors(401, 403, 404)},
+    summary="Staff: one payment and its history (the read is recorded on the person)",
+)
+def payment_get(request: HttpRequest, key: str) -> dict[str, Any]:
+    user = _payment_staff(request)
+    payment = selectors.payment_by_key(key)
+    if payment.person is not None:
+        selectors.person_payment_data_read(person=payment.person, actor=user)
+    return _payment_out(payment)
+
+
+@router.post(
+    "/payments/{key}/repay",
+    response={200: PaymentOut, **client_errors(400, 401, 403, 404, 409)},
+    summary="Officer: pay a returned or unclaimed payment again, in the next batch",
+    description="Errors: 400 `invalid_reason`, 409 `not_repayable`, `no_account`, "
+    "`cycle_closed`. Audited; she gets an SMS.",
+)
+def payment_repay(request: HttpRequest, key: str, payload: DecisionIn) -> dict[str, Any]:
+    user = _payment_staff(request, "payments.prepare_cycles")
+    payment = reconcile.payment_repay(
+        payment=selectors.payment_by_key(key), reason=payload.reason, actor=user
+    )
+    return _payment_out(selectors.payment_by_key(payment.key))
+
+
+@router.post(
+    "/payments/{key}/reverse",
+    response={200: PaymentOut, **client_errors(400, 401, 403, 404, 409, 503)},
+    summary="Officer: reverse a paid, returned or unclaimed payment for good",
+    description="A paid wallet or card payment is first recalled from its provider (409 "
+    "`already_withdrawn` if the money was taken out; 503 `provider_unavailable`); a paid "
+    "bank payment is recalled through the bank (409 `recall_through_bank`). Errors: 400 "
+    "`invalid_reason`, 409 `not_reversible`. Ledger entry, SMS, audit.",
+)
+def payment_reverse(request: HttpRequest, key: str, payload: DecisionIn) -> dict[str, Any]:
+    user = _payment_staff(request, "payments.prepare_cycles")
+    payment = reconcile.payment_reverse(
+        payment=selectors.payment_by_key(key), reason=payload.reason, actor=user
+    )
+    return _payment_out(selectors.payment_by_key(payment.key))
+
+
+@router.post(
+    "/bank-reports",
+    response={200: dict[str, Any], **client_errors(401, 403, 413, 422)},
+    summary="Officer: apply a bank's pain.002 status report or camt.054 return notification",
+    description="The request body is the XML file itself (Content-Type application/xml), "
+    "for banks that deliver by hand rather than through the rail. Each is applied once "
+    "(a repeated message id changes nothing). Errors: 422 `malformed_report`, "
+    "`unknown_batch`, `other_account`; 413 `too_large` over 12 MB.",
+)
+def bank_report(request: HttpRequest) -> dict[str, Any]:
+    user = _payment_staff(request, "payments.prepare_cycles")
+    try:
+        data = request.body
+    except RequestDataTooBig as exc:
+        raise ApplicationError(
+            _("The file is too large: send it in parts of at most 12 MB."),
+            code="too_large",
+            status=413,
+        ) from exc
+    if b"camt.054" in data[:1024]:
+        message = reconcile.returns_ingest(data=data, source="bank", actor=user)
+    else:
+        message = services.status_report_ingest(data=data, source="bank", actor=user)
+    return {"message_id": message.message_id, "source": message.source, "counts": message.counts}

@@ -92,3 +92,29 @@ class ReceivedForm(forms.Form):
         if data.get("answer") == "less" and data.get("amount") is None:
             self.add_error("amount", _("Type the rupees you received."))
         return data
+
+
+class RepayForm(forms.Form):
+    """Pay a returned or unclaimed payment again, with the reason."""
+
+    reason = forms.ChoiceField(label=_("Why is it paid again?"), widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from rahdari.payments.reconcile import REPAY_REASONS
+
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["reason"]
+        field.choices = [(code, _(text)) for code, text in REPAY_REASONS.items()]
+
+
+class ReverseForm(forms.Form):
+    """Close a payment for good, with the reason."""
+
+    reason = forms.ChoiceField(label=_("Why is it reversed?"), widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from rahdari.payments.reconcile import REVERSAL_REASONS
+
+        super().__init__(*args, **kwargs)
+        field: Any = self.fields["reason"]
+        field.choices = [(code, _(text)) for code, text in REVERSAL_REASONS.items()]

@@ -23,6 +23,8 @@ from rahdari.core.models import Job
 from rahdari.identity.models import Person
 from rahdari.payments import rules, selectors, services
 from rahdari.payments.agent_api import router as agent_router
+from rahdari.payments.sending import batches_send_start
+from rahdari.payments.card_api import router as card_router
 from rahdari.payments.forms import VERIFICATION_TEXTS
 from rahdari.payments.models import Channel, PaymentAccount, PaymentBatch, PaymentCycle
 
@@ -503,6 +505,23 @@ def batches_start(request: HttpRequest, cycle_id: UUID) -> Status[dict[str, Any]
     return Status(202, _job_out(job))
 
 
+@router.post(
+    "/cycles/{cycle_id}/send",
+    response={202: JobOut, **client_errors(401, 403, 404, 409)},
+    summary="Start the job that sends a cycle's ready batches to the banks and providers",
+    description=(
+        "Each batch goes once: a bank batch as its pain.001 file, a wallet or card batch as "
+        "a G2P Connect disburse request. A provider that refuses or cannot be reached leaves "
+        "its batch ready (the job's result lists them); send again later. 409 "
+        "`nothing_to_send`, `not_approved`. Follow it with GET /jobs/{id}."
+    ),
+)
+def batches_send(request: HttpRequest, cycle_id: UUID) -> Status[dict[str, Any]]:
+    user = _staff(request, "payments.prepare_cycles")
+    job = batches_send_start(cycle=selectors.cycle_get(cycle_id), actor=user)
+    return Status(202, _job_out(job))
+
+
 @router.get(
     "/cycles/{cycle_id}/batches",
     response={200: list[BatchOut], **client_errors(401, 403, 404)},
@@ -550,3 +569,6 @@ def provider_callback(request: HttpRequest, provider: str) -> dict[str, Any]:
 
 # Cash-out at agents, her confirmation, and the fraud review (agent_api.py).
 router.add_router("", agent_router)
+
+# Prepaid cards: issue, activate, block, replace, balance (card_api.py).
+router.add_router("/cards", card_router)

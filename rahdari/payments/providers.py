@@ -13,9 +13,12 @@ operators' KYC APIs, the card issuer's API) are described in docs/payments.md.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
 import random
+import secrets
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from django.conf import settings
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -162,6 +167,7 @@ class ReferenceBankRail:
                 )
             )
         ready_at = time.time() + self.delay
+        self._returns_later(bank, message_id, transfers, statuses, ready_at + self.delay)
         report = outbox / f"{int(ready_at * 1000):015d}-{bank}-{message_id}.xml"
         partial = report.with_suffix(".partial")
         with partial.open("wb") as out:
@@ -174,6 +180,50 @@ class ReferenceBankRail:
                 statuses=statuses,
             )
         partial.replace(report)
+
+    def _returns_later(
+        self,
+        bank: str,
+        message_id: str,
+        transfers: list[tuple[str, int, str, str]],
+        statuses: list[Any],
+        ready_at: float,
+    ) -> None:
+        """Some credited accounts are closed soon after (``RAHDARI_REFERENCE_BANK_RETURN_RATE``
+        of them, chosen by the payment's key): the bank closes the account in its books
+        and books the money back, announced by a camt.054 notification at ``ready_at``
+        (after the status report)."""
+        from rahdari.payments import camt054
+
+        rate = float(settings.RAHDARI_REFERENCE_BANK_RETURN_RATE)
+        if rate <= 0:
+            return
+        credited = {s.original_end_to_end_id for s in statuses if s.status == "ACSC"}
+        chosen = [
+            (key, amount, iban)
+            for key, amount, iban, _name in transfers
+            if key in credited
+            and int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") < rate * 2**32
+        ]
+        if not chosen:
+            return
+        for _key, _amount, iban in chosen:
+            ReferenceAccount.objects.filter(
+                channel="bank", provider=bank, number_index=account_index("bank", bank, iban)
+            ).update(state=ReferenceAccount.State.CLOSED)
+        # After the status report (a later millisecond, so it sorts after it).
+        name = f"{int(ready_at * 1000) + 1:015d}-{bank}-RTN{message_id[3:]}.xml"
+        notice = self.root / "outbox" / name
+        partial = notice.with_suffix(".partial")
+        with partial.open("wb") as out:
+            camt054.write_camt054(
+                out,
+                message_id=f"RTN{message_id[3:]}"[:35],
+                created_at=timezone.now(),
+                account_iban=settings.RAHDARI_PAYMENT_DEBTOR_IBAN,
+                returns=[camt054.Return(key, amount, "AC04") for key, amount, _iban in chosen],
+            )
+        partial.replace(notice)
 
     def receive(self) -> list[tuple[str, bytes]]:
         outbox, delivered = self.root / "outbox", self.root / "delivered"
@@ -251,6 +301,23 @@ class DisbursementProvider(Protocol):
         and not paid again (G2P Connect providers deduplicate on it)."""
         ...
 
+    def cash_out(
+        self, *, provider: str, payee: tuple[str, str], amount: int, reference: str
+    ) -> bool:
+        """An agent of the operator hands ``amount`` in cash out of the wallet: True when
+        the wallet held it (now debited), False when it did not. Raises
+        ProviderUnavailable. ``reference`` (the cash-out's id) is the duplicate check."""
+        ...
+
+    def recall(
+        self, *, provider: str, reference_id: str, payee: tuple[str, str], amount: int
+    ) -> bool:
+        """Take back a disbursement nobody collected (``payee``: channel and number):
+        True when the money was still there and is back on the program's account, False
+        when it was taken out already. Raises ProviderUnavailable. A recall carries the
+        reference for the provider's duplicate check."""
+        ...
+
 
 def callback_secret(provider: str) -> bytes:
     """The shared secret a provider signs its callbacks with (derived per provider from
@@ -311,6 +378,10 @@ class ReferenceDisbursementProvider:
                 status, reason = "RJCT", "rjct.amount.limit_exceeded"
             else:
                 status, reason = "SUCC", ""
+                if channel in ("card", "wallet"):  # the money lands on the card or wallet
+                    ReferenceAccount.objects.filter(pk=row.pk).update(
+                        balance=F("balance") + int(item.get("amount", 0))
+                    )
             answer = {"reference_id": item.get("reference_id"), "timestamp": now, "status": status}
             if reason:
                 answer["status_reason_code"] = reason
@@ -352,15 +423,51 @@ class ReferenceDisbursementProvider:
         now_ms = int(time.time() * 1000)
         due = []
         for path in sorted(self.root.glob("*.json")):
-            ready, provider, _rest = path.name.split("-", 2)
+            ready, _rest = path.name.split("-", 1)
             if int(ready) > now_ms:
                 continue
             body = path.read_bytes()
+            # A provider's code may hold a "-" (bok-card): read it from the header it wrote.
+            provider = str(json.loads(body)["header"]["sender_id"])
             due.append((path.name, provider, body, sign_callback(provider, body)))
         return due
 
     def acknowledge(self, name: str) -> None:
         (self.root / name).replace(self.root.parent / "callbacks-delivered" / name)
+
+    def cash_out(
+        self, *, provider: str, payee: tuple[str, str], amount: int, reference: str
+    ) -> bool:
+        """From its books, in the caller's transaction (so a cash-out rolled back puts
+        the money back): the wallet is debited if it holds ``amount``."""
+        channel, number = payee
+        if settings.RAHDARI_PAYMENT_PROVIDER_LATENCY:
+            time.sleep(settings.RAHDARI_PAYMENT_PROVIDER_LATENCY)
+        taken = ReferenceAccount.objects.filter(
+            channel=channel,
+            provider=provider,
+            number_index=account_index(channel, provider, number),
+            balance__gte=amount,
+        ).update(balance=F("balance") - amount)
+        return bool(taken)
+
+    def recall(
+        self, *, provider: str, reference_id: str, payee: tuple[str, str], amount: int
+    ) -> bool:
+        """From its books: the money is still there if the wallet or card holds at least
+        ``amount`` (agents' cash-outs and card withdrawals take it off). Its books are in
+        the platform's database, so the recall commits or rolls back with the caller's
+        change of the payment: a payment is never recalled twice."""
+        channel, number = payee
+        if settings.RAHDARI_PAYMENT_PROVIDER_LATENCY:
+            time.sleep(settings.RAHDARI_PAYMENT_PROVIDER_LATENCY)
+        taken = ReferenceAccount.objects.filter(
+            channel=channel,
+            provider=provider,
+            number_index=account_index(channel, provider, number),
+            balance__gte=amount,
+        ).update(balance=F("balance") - amount)
+        return bool(taken)
 
 
 @cache
@@ -371,3 +478,210 @@ def _provider_class(path: str) -> type[DisbursementProvider]:
 
 def disbursement_provider() -> DisbursementProvider:
     return _provider_class(settings.RAHDARI_DISBURSEMENT_PROVIDER)()
+
+
+# --- Card issuers: the prepaid card's lifecycle ----------------------------------------
+
+REFERENCE_CARD_ISSUER = "rahdari.payments.providers.ReferenceCardIssuer"
+
+
+class CardRefused(Exception):
+    """The issuer said no. ``reason`` is stable: ``unknown_card``, ``closed`` (replaced
+    or closed), ``blocked``, ``not_blocked`` (only a blocked card is replaced),
+    ``insufficient_balance``."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """A card as its issuer describes it to us: the token that payments are addressed to,
+    the last four digits of the card number (the number itself never leaves the issuer),
+    and the rupees on it (for a replacement: the rupees moved onto it)."""
+
+    token: str
+    last4: str
+    balance: int = 0
+
+
+class CardIssuer(Protocol):
+    """A prepaid-card issuer's card-management API (a bank's card-management system, e.g.
+    the Bank of Khyber's, through its REST gateway). Each call may raise
+    ProviderUnavailable (nothing happened; ask again later) or CardRefused.
+
+    Repeating a call whose answer was lost changes nothing more: blocking a blocked card
+    or activating an active one succeeds, and replacing a card already replaced answers
+    with the same replacement. ``withdraw`` sends the cash-out's id as ``reference`` for
+    the issuer's duplicate check. ``issue`` cannot be repeated safely: a card whose
+    answer was lost stays unused, with nothing on it."""
+
+    def issue(self, *, provider: str, name: str, district: str) -> IssuedCard:
+        """A new card in the cardholder's name, delivered in ``district``."""
+        ...
+
+    def activate(self, *, provider: str, token: str) -> None: ...
+
+    def block(self, *, provider: str, token: str, reason: str) -> None:
+        """Stop the card for good (lost, stolen, damaged); its money stays with the issuer."""
+        ...
+
+    def replace(self, *, provider: str, token: str) -> IssuedCard:
+        """A new card for a blocked one, with the whole balance moved onto it; the old card
+        is closed."""
+        ...
+
+    def balance(self, *, provider: str, token: str) -> int: ...
+
+    def withdraw(self, *, provider: str, token: str, amount: int, reference: str) -> int:
+        """Cash handed over at an agent is taken off the card; returns the new balance."""
+        ...
+
+
+class ReferenceCardIssuer:
+    """A card issuer whose books are the ``ReferenceAccount`` rows of channel "card": the
+    card's holder, state (open, blocked, closed), balance, last four digits, delivery
+    district and activation. It answers with a provider's latency
+    (``RAHDARI_PAYMENT_PROVIDER_LATENCY``) and outages
+    (``RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE``), and refuses what a real issuer refuses:
+    activating or paying out of a blocked or closed card, replacing a card that is not
+    blocked, taking more than the balance. Loads come from the reference disbursement
+    provider (``disburse``). Its books live in the platform's database, so its writes
+    commit or roll back with the caller's transaction: no answer is ever lost."""
+
+    def __init__(self, *, latency: float | None = None, failure_rate: float | None = None) -> None:
+        self.latency = settings.RAHDARI_PAYMENT_PROVIDER_LATENCY if latency is None else latency
+        self.failure_rate = (
+            settings.RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE if failure_rate is None else failure_rate
+        )
+        self._random = random.Random()  # noqa: S311 (simulated network, not security)
+
+    def _call(self, provider: str) -> None:
+        if self.latency:
+            time.sleep(self.latency * (0.5 + self._random.random()))
+        if self.failure_rate and self._random.random() < self.failure_rate:
+            raise ProviderUnavailable(provider)
+
+    @staticmethod
+    def _card(provider: str, token: str) -> ReferenceAccount:
+        row = (
+            ReferenceAccount.objects.select_for_update()
+            .filter(
+                channel="card",
+                provider=provider,
+                number_index=account_index("card", provider, token),
+            )
+            .first()
+        )
+        if row is None:
+            raise CardRefused("unknown_card")
+        return row
+
+    @staticmethod
+    def _replacement_of(provider: str, token: str) -> tuple[str, str]:
+        """The replacement's token and last four digits, derived from the old card so that
+        a repeated replacement finds the same card."""
+        from rahdari.core.keyring import keyring
+
+        digest = hmac.new(
+            keyring().index_key,
+            b"reference-card-replacement\x00" + f"{provider}\x00{token}".encode(),
+            "sha256",
+        ).digest()
+        new_token = base64.urlsafe_b64encode(digest[:18]).decode("ascii")
+        return new_token, f"{int.from_bytes(digest[18:22], 'big') % 10_000:04d}"
+
+    def issue(self, *, provider: str, name: str, district: str) -> IssuedCard:
+        self._call(provider)
+        token = secrets.token_urlsafe(18)
+        last4 = f"{secrets.randbelow(10_000):04d}"
+        ReferenceAccount.objects.create(
+            channel="card",
+            provider=provider,
+            number_index=account_index("card", provider, token),
+            holder_name=name,
+            district=district[:60],
+            pan_last4=last4,
+        )
+        return IssuedCard(token, last4, 0)
+
+    def activate(self, *, provider: str, token: str) -> None:
+        self._call(provider)
+        with transaction.atomic():
+            row = self._card(provider, token)
+            if row.state != ReferenceAccount.State.OPEN:
+                raise CardRefused(str(row.state))
+            if row.activated_at is None:
+                row.activated_at = timezone.now()
+                row.save(update_fields=["activated_at"])
+
+    def block(self, *, provider: str, token: str, reason: str) -> None:
+        self._call(provider)
+        with transaction.atomic():
+            row = self._card(provider, token)
+            if row.state == ReferenceAccount.State.CLOSED:
+                raise CardRefused("closed")
+            if row.state == ReferenceAccount.State.OPEN:
+                row.state = ReferenceAccount.State.BLOCKED
+                row.save(update_fields=["state"])
+
+    def replace(self, *, provider: str, token: str) -> IssuedCard:
+        self._call(provider)
+        new_token, last4 = self._replacement_of(provider, token)
+        new_index = account_index("card", provider, new_token)
+        with transaction.atomic():
+            row = self._card(provider, token)
+            if row.state == ReferenceAccount.State.OPEN:
+                raise CardRefused("not_blocked")
+            if row.state == ReferenceAccount.State.CLOSED:
+                done = ReferenceAccount.objects.filter(
+                    channel="card", provider=provider, number_index=new_index
+                ).first()
+                if done is None:
+                    raise CardRefused("closed")
+                return IssuedCard(new_token, done.pan_last4, done.balance)
+            moved = row.balance
+            ReferenceAccount.objects.create(
+                channel="card",
+                provider=provider,
+                number_index=new_index,
+                holder_name=row.holder_name,
+                district=row.district,
+                pan_last4=last4,
+                balance=moved,
+                daily_limit=row.daily_limit,
+                activated_at=timezone.now(),  # handed over at the counter, in her hands
+            )
+            row.state = ReferenceAccount.State.CLOSED
+            row.balance = 0
+            row.save(update_fields=["state", "balance"])
+        return IssuedCard(new_token, last4, moved)
+
+    def balance(self, *, provider: str, token: str) -> int:
+        self._call(provider)
+        with transaction.atomic():
+            return int(self._card(provider, token).balance)
+
+    def withdraw(self, *, provider: str, token: str, amount: int, reference: str) -> int:
+        self._call(provider)
+        with transaction.atomic():
+            row = self._card(provider, token)
+            if row.state != ReferenceAccount.State.OPEN:
+                raise CardRefused(str(row.state))
+            if amount > row.balance:
+                raise CardRefused("insufficient_balance")
+            row.balance -= amount
+            row.save(update_fields=["balance"])
+            return int(row.balance)
+
+
+@cache
+def _issuer_class(path: str) -> type[CardIssuer]:
+    cls: type[CardIssuer] = import_string(path)
+    return cls
+
+
+def card_issuer() -> CardIssuer:
+    """The configured issuer adapter (``RAHDARI_CARD_ISSUER``; the reference one by default)."""
+    return _issuer_class(getattr(settings, "RAHDARI_CARD_ISSUER", REFERENCE_CARD_ISSUER))()

@@ -57,7 +57,7 @@ ALLOWED_TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     "instructed": frozenset({"paid", "failed"}),
     "paid": frozenset({"returned", "reversed", "unclaimed"}),
     "failed": frozenset({"pending"}),
-    "returned": frozenset({"pending"}),
+    "returned": frozenset({"pending", "reversed"}),
     "unclaimed": frozenset({"pending", "reversed"}),
     "reversed": frozenset(),
 }

@@ -31,7 +31,7 @@ from rahdari.identity.models import Person
 from rahdari.ledger import entries
 from rahdari.ledger import selectors as ledger
 from rahdari.ledger.services import entry_salt
-from rahdari.payments import services
+from rahdari.payments import rules, services
 from rahdari.payments.models import (
     CashOut,
     Channel,
@@ -50,6 +50,7 @@ PERMISSIONS = ("payments.view_payments", "payments.prepare_cycles", "accounts.ap
 READ_PURPOSE = gettext_noop("Payment account and payments, at her request")
 READ_FIELDS = ["payment_account", "payments"]
 BATCH_JOB = "payments.build_batches"
+SEND_JOB = "payments.send_batches"
 
 
 def _staff_member(user: Any) -> bool:
@@ -139,6 +140,15 @@ def batch_job(cycle: PaymentCycle) -> Job | None:
     """The latest job that puts the cycle's payments into batches."""
     return (
         Job.objects.filter(kind=BATCH_JOB, params__cycle=str(cycle.pk))
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def send_job(cycle: PaymentCycle) -> Job | None:
+    """The latest job that sends the cycle's ready batches."""
+    return (
+        Job.objects.filter(kind=SEND_JOB, params__cycle=str(cycle.pk))
         .order_by("-created_at")
         .first()
     )
@@ -428,3 +438,35 @@ def cash_out_of_person(*, person: Person, cash_out_id: Any) -> CashOut:
     if found is None:
         raise NotFound(_("There is no such cash-out."), code="no_cash_out")
     return found
+
+
+# --------------------------------------------------------------------------- one payment
+
+DECISION_STATUSES = (Payment.Status.RETURNED, Payment.Status.UNCLAIMED, Payment.Status.FAILED)
+
+
+def payments_needing_decision(cycle: PaymentCycle, *, limit: int = 50) -> list[Payment]:
+    """Returned and unclaimed payments, and failed ones out of automatic retries: an
+    officer pays them again or reverses them (1 query)."""
+    return list(
+        Payment.objects.filter(cycle=cycle, status__in=DECISION_STATUSES)
+        .exclude(status=Payment.Status.FAILED, attempts__lt=rules.MAX_ATTEMPTS)
+        .select_related("district")
+        .order_by("status", "id")[:limit]
+    )
+
+
+def payment_by_key(key: str) -> Payment:
+    """One payment by its reference, for staff who see payments."""
+    payment = (
+        Payment.objects.select_related("cycle__program", "district", "person", "account")
+        .filter(key=key.strip().upper()[:32])
+        .first()
+    )
+    if payment is None:
+        raise NotFound(_("There is no payment with this reference."), code="no_payment")
+    return payment
+
+
+def payment_events(payment: Payment) -> QuerySet[PaymentEvent]:
+    return PaymentEvent.objects.filter(payment=payment).order_by("id")

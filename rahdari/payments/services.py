@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -988,10 +988,17 @@ def reports_collect() -> int:
     rail = bank_rail()
     for name, data in rail.receive():
         try:
-            status_report_ingest(data=data, source="bank", actor=None)
+            if b"camt.054" in data[:1024]:  # returns of credited payments (reconcile.py)
+                from rahdari.payments.reconcile import returns_ingest
+
+                returns_ingest(data=data, source="bank", actor=None)
+            else:
+                status_report_ingest(data=data, source="bank", actor=None)
             applied += 1
         except ApplicationError as exc:
             logger.warning("bank report %s not applied: %s", name, exc.code)
+            if exc.code == "report_pending":
+                continue  # a return before its payment's report: read it again next round
         rail.acknowledge(name)
     provider = disbursement_provider()
     if isinstance(provider, ReferenceDisbursementProvider):
@@ -1286,8 +1293,13 @@ def cash_out_start(*, agent: User, qr: str, location: str = "") -> CashOut:
             Payment.objects.select_for_update()
             .select_related("cycle__program")
             .filter(person=person, status=Payment.Status.PAID, channel__in=CASH_OUT_CHANNELS)
-            .exclude(
-                cash_outs__status__in=["awaiting_code", "handed_over", "confirmed", "disputed"]
+            .exclude(  # collected, or another agent is collecting it right now
+                Exists(
+                    CashOut.objects.filter(payment=OuterRef("pk")).filter(
+                        Q(status__in=["handed_over", "confirmed", "disputed"])
+                        | (Q(status="awaiting_code") & ~Q(agent=agent))
+                    )
+                )
             )
             .order_by("paid_at", "id")
             .first()
@@ -1352,6 +1364,12 @@ def cash_out_complete(*, cash_out: CashOut, code: str, amount: int, agent: User)
         live.amount_handed = amount
         live.handed_at = timezone.now()
         live.save(update_fields=["status", "amount_handed", "handed_at", "updated_at"])
+        # Prepaid cards: the cash comes off her card at the issuer; a refusal or an outage
+        # undoes this hand-over (cards.py; imported here because cards imports services).
+        from rahdari.payments.cards import card_cash_out_debit
+
+        card_cash_out_debit(cash_out=live, amount=amount)
+        _wallet_cash_out_debit(cash_out=live, amount=amount)
         notification_send(
             recipient=_phone_of(person),
             template="payments.cash_out_check",
@@ -1366,6 +1384,36 @@ def cash_out_complete(*, cash_out: CashOut, code: str, amount: int, agent: User)
             changes={"amount_due": live.amount_due, "amount_handed": amount},
         )
     return live
+
+
+def _wallet_cash_out_debit(*, cash_out: CashOut, amount: int) -> None:
+    """The cash an agent hands over for a wallet payment comes out of her wallet at the
+    operator, inside the cash-out's transaction: an outage or too little in the wallet
+    undoes the hand-over record and tells the agent not to hand the cash over."""
+    payment = cash_out.payment
+    if payment.channel != Channel.WALLET or payment.account is None:
+        return
+    try:
+        taken = disbursement_provider().cash_out(
+            provider=payment.provider,
+            payee=(Channel.WALLET, str(payment.account.number)),
+            amount=amount,
+            reference=str(cash_out.pk),
+        )
+    except ProviderUnavailable as exc:
+        raise ApplicationError(
+            _(
+                "The wallet company could not be reached: do not hand over the cash. Try "
+                "again in a few minutes."
+            ),
+            code="provider_unavailable",
+            status=503,
+        ) from exc
+    if not taken:
+        raise Conflict(
+            _("Her wallet does not hold this amount any more. Do not hand over the cash."),
+            code="wallet_short",
+        )
 
 
 def cash_out_confirm(

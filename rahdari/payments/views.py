@@ -58,6 +58,7 @@ from rahdari.payments.models import (
     PaymentBatch,
     PaymentCycle,
 )
+from rahdari.payments.sending import batches_send_start
 
 POLL_EVERY = "every 1s"
 
@@ -288,6 +289,31 @@ def _cycle_context(
         "waiting_n": waiting,
         "preview": _preview_context(preview),
         "batches": [_batch_row(b) for b in selectors.cycle_batches(cycle)] if paying else [],
+        "attention": selectors.payments_needing_decision(cycle) if paying else [],
+        **_sending_context(user, cycle, paying, batching),
+    }
+
+
+def _sending_context(
+    user: User, cycle: PaymentCycle, paying: bool, batching: bool
+) -> dict[str, Any]:
+    """The send button (ready batches, nothing being sent) and the last send's result."""
+    job = selectors.send_job(cycle) if paying else None
+    sending = selectors.job_running(job)
+    ready = (
+        cycle.batches.filter(status=PaymentBatch.Status.READY).count()
+        if paying and cycle.status != PaymentCycle.Status.CLOSED
+        else 0
+    )
+    result = job.result if job is not None and not sending else {}
+    return {
+        "ready_batches": ready,
+        "can_send": user.has_perm("payments.prepare_cycles")
+        and bool(ready)
+        and not sending
+        and not batching,
+        "sending": sending,
+        "send_refused": (result or {}).get("refused", []),
     }
 
 
@@ -346,6 +372,22 @@ def batches_start(request: HttpRequest, cycle_id: str) -> HttpResponse:
         messages.error(request, str(error.message))
     else:
         messages.success(request, _("The batches are being made. This page shows the progress."))
+    return redirect("payments:cycle", cycle_id=cycle.pk)
+
+
+@login_required
+@require_POST
+def batches_send(request: HttpRequest, cycle_id: str) -> HttpResponse:
+    """Send every ready batch (a job: the bank files to the banks, the disburse requests
+    to the wallet and card companies)."""
+    user = _staff(request, "payments.prepare_cycles")
+    cycle = _found(selectors.cycle_get, cycle_id)
+    try:
+        batches_send_start(cycle=cycle, actor=user)
+    except ApplicationError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, _("The batches are being sent. Their status changes below."))
     return redirect("payments:cycle", cycle_id=cycle.pk)
 
 

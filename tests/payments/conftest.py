@@ -21,7 +21,13 @@ from rahdari.core.keyring import blind_index
 from rahdari.core.models import OutboundMessage
 from rahdari.identity.models import Person
 from rahdari.payments import services
-from rahdari.payments.models import PaymentBatch, PaymentCycle, ReferenceAccount
+from rahdari.payments.models import (
+    Payment,
+    PaymentAccount,
+    PaymentBatch,
+    PaymentCycle,
+    ReferenceAccount,
+)
 from rahdari.payments.providers import account_index
 from rahdari.programs import services as programs
 from rahdari.programs.models import Program, TargetingRun
@@ -170,3 +176,67 @@ def wallet_cycle(
     assert (batch.channel, batch.provider) == ("wallet", "jazzcash")
     assert services.cycle_send(cycle=cycle, actor=officers[0]) == 1
     return {"cycle": cycle, "batch": batch, "person": person}
+
+
+def account_for(
+    person: Person, n: int, *, holder: str | None = None, state: str = "open"
+) -> PaymentAccount:
+    """Her bank account number ``n``, in the reference bank's books and confirmed."""
+    iban = iban_for(n)
+    bank_book(iban, holder if holder is not None else str(person.full_name), state=state)
+    requested = services.payment_account_request(
+        person=person, channel="bank", number=iban, provider="", actor=None
+    )
+    return services.payment_account_confirm(
+        account=requested, code=last_action_code(person), actor=None
+    )
+
+
+@pytest.fixture
+def cycle_ready(
+    enrolled_payee: Callable[..., Person],
+    approved_run: Callable[[], Any],
+    officers: tuple[Any, Any],
+) -> dict[str, Any]:
+    """Three enrolled households: one with a verified account, one with none, one whose
+    payee has died; the run approved; a cycle computed."""
+    paid = enrolled_payee()
+    account_for(paid, 1)
+    unbanked = enrolled_payee(district="Mardan")
+    deceased = enrolled_payee()
+    account_for(deceased, 2)
+    Person.objects.filter(pk=deceased.pk).update(status="deceased")
+    approved_run()
+    cycle = services.cycle_prepare(
+        program=Program.objects.get(code="cash-transfer"), label="2026-Q4", actor=officers[0]
+    )
+    job_run(job_id=str(cycle.job_id))
+    cycle.refresh_from_db()
+    return {"cycle": cycle, "paid": paid, "unbanked": unbanked, "deceased": deceased}
+
+
+@pytest.fixture
+def built_cycle(
+    cycle_ready: dict[str, Any],
+    approver: Any,
+    officers: tuple[Any, Any],
+    settings: Any,
+    tmp_path: Path,
+) -> dict[str, Any]:
+    """The cycle approved and batched (one bank payment), not yet sent."""
+    settings.RAHDARI_REFERENCE_BANK_DIR = tmp_path / "bank"
+    settings.RAHDARI_PAYMENT_FILES_DIR = tmp_path / "files"
+    settings.RAHDARI_REFERENCE_BANK_DELAY_SECONDS = 0
+    cycle = services.cycle_decide(
+        cycle=cycle_ready["cycle"], approve=True, actor=approver, totp=totp_now(approver)
+    )
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    paid = Payment.objects.get(cycle=cycle, status="instructed")
+    return {**cycle_ready, "cycle": cycle, "payment": paid}
+
+
+@pytest.fixture
+def sent_cycle(built_cycle: dict[str, Any], officers: tuple[Any, Any]) -> dict[str, Any]:
+    """…and sent to the reference bank."""
+    assert services.cycle_send(cycle=built_cycle["cycle"], actor=officers[0]) == 1
+    return built_cycle

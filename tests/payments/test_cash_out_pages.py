@@ -248,3 +248,32 @@ def test_the_fraud_review_for_staff_only_and_audited(
     assert AuditEntry.objects.filter(action="payments.fraud_review_viewed").count() == 4
     assert _login(paid["agent"]).get(reverse("payments:fraud")).status_code == 403
     assert _login(make_citizen()).get("/api/v1/payments/fraud-review").status_code == 403
+
+
+def test_the_cash_comes_out_of_her_wallet_or_is_not_handed_over(paid: dict[str, Any]) -> None:
+    from rahdari.core.errors import Conflict
+    from rahdari.payments.models import ReferenceAccount
+    from rahdari.payments.providers import account_index
+
+    wallet = ReferenceAccount.objects.get(
+        channel="wallet",
+        number_index=account_index("wallet", "jazzcash", str(paid["person"].mobile)),
+    )
+    assert wallet.balance == 13_500
+    ReferenceAccount.objects.filter(pk=wallet.pk).update(balance=13_000)  # spent some
+    cash_out = services.cash_out_start(agent=paid["agent"], qr=paid["qr"])
+    with pytest.raises(Conflict) as short:
+        services.cash_out_complete(
+            cash_out=cash_out, code=_code(), amount=13_500, agent=paid["agent"]
+        )
+    assert short.value.code == "wallet_short"
+    cash_out.refresh_from_db()
+    assert cash_out.status == "awaiting_code" and cash_out.amount_handed is None
+    # Her code was used up: the agent scans again, she reads out the new code.
+    again = services.cash_out_start(agent=paid["agent"], qr=paid["qr"])
+    done = services.cash_out_complete(
+        cash_out=again, code=_code(), amount=13_000, agent=paid["agent"]
+    )
+    assert done.status == "handed_over"
+    wallet.refresh_from_db()
+    assert wallet.balance == 0

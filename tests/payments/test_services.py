@@ -33,22 +33,10 @@ from rahdari.payments.models import (
 )
 from rahdari.payments.providers import bank_rail, sign_callback
 from rahdari.programs.models import Program
+from tests.payments.conftest import account_for as _account
 from tests.payments.conftest import bank_book, iban_for, last_action_code, totp_now
 
 pytestmark = pytest.mark.django_db
-
-
-def _account(
-    person: Person, n: int, *, holder: str | None = None, state: str = "open"
-) -> PaymentAccount:
-    iban = iban_for(n)
-    bank_book(iban, holder if holder is not None else str(person.full_name), state=state)
-    requested = services.payment_account_request(
-        person=person, channel="bank", number=iban, provider="", actor=None
-    )
-    return services.payment_account_confirm(
-        account=requested, code=last_action_code(person), actor=None
-    )
 
 
 def test_an_account_in_her_own_name_is_verified_after_her_code(
@@ -137,29 +125,6 @@ def test_only_the_person_or_an_officer_may_change_her_account(
             provider="jazzcash",
             actor=make_staff(Role.AUDITOR),
         )
-
-
-@pytest.fixture
-def cycle_ready(
-    enrolled_payee: Callable[..., Person],
-    approved_run: Callable[[], Any],
-    officers: tuple[Any, Any],
-) -> dict[str, Any]:
-    """Three enrolled households: one with a verified account, one with none, one whose
-    payee has died; the run approved; a cycle computed."""
-    paid = enrolled_payee()
-    _account(paid, 1)
-    unbanked = enrolled_payee(district="Mardan")
-    deceased = enrolled_payee()
-    _account(deceased, 2)
-    Person.objects.filter(pk=deceased.pk).update(status="deceased")
-    approved_run()
-    cycle = services.cycle_prepare(
-        program=Program.objects.get(code="cash-transfer"), label="2026-Q4", actor=officers[0]
-    )
-    job_run(job_id=str(cycle.job_id))
-    cycle.refresh_from_db()
-    return {"cycle": cycle, "paid": paid, "unbanked": unbanked, "deceased": deceased}
 
 
 def test_a_cycle_pays_the_verified_and_holds_the_rest_with_reasons(
@@ -319,33 +284,6 @@ def test_the_export_command_writes_the_cycles_files(
     files = json.loads(capsys.readouterr().out)["files"]
     assert len(files) == 1 and Path(files[0]).is_file()
     assert cli.main(["payments", "export", "--cycle", "nonsense", "--out", str(tmp_path)]) == 2
-
-
-@pytest.fixture
-def built_cycle(
-    cycle_ready: dict[str, Any],
-    approver: Any,
-    officers: tuple[Any, Any],
-    settings: Any,
-    tmp_path: Path,
-) -> dict[str, Any]:
-    """The cycle approved and batched (one bank payment), not yet sent."""
-    settings.RAHDARI_REFERENCE_BANK_DIR = tmp_path / "bank"
-    settings.RAHDARI_PAYMENT_FILES_DIR = tmp_path / "files"
-    settings.RAHDARI_REFERENCE_BANK_DELAY_SECONDS = 0
-    cycle = services.cycle_decide(
-        cycle=cycle_ready["cycle"], approve=True, actor=approver, totp=totp_now(approver)
-    )
-    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
-    paid = Payment.objects.get(cycle=cycle, status="instructed")
-    return {**cycle_ready, "cycle": cycle, "payment": paid}
-
-
-@pytest.fixture
-def sent_cycle(built_cycle: dict[str, Any], officers: tuple[Any, Any]) -> dict[str, Any]:
-    """…and sent to the reference bank."""
-    assert services.cycle_send(cycle=built_cycle["cycle"], actor=officers[0]) == 1
-    return built_cycle
 
 
 def test_the_banks_report_marks_payments_paid_with_ledger_entry_and_sms(

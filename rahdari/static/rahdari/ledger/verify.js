@@ -181,6 +181,7 @@
     "payments.paid": PAYMENT_FIELDS,
     "payments.failed": PAYMENT_FIELDS,
     "payments.returned": PAYMENT_FIELDS,
+    "payments.unclaimed": PAYMENT_FIELDS,
     "payments.reversed": PAYMENT_FIELDS,
   };
 
