@@ -874,8 +874,10 @@ def child_proofs(args: argparse.Namespace) -> None:
         selectors.inclusion_proof(index=i, tree_size=size)
     for m in firsts[:WARMUP_PROOFS]:
         selectors.consistency_proof(first=m, second=size)
+    # Queries of a proof whose leaf tile the process has not read (the warm-up's have).
+    probe = (indexes[0] + size // 2) % size
     with CaptureQueriesContext(connection) as queries:
-        selectors.inclusion_proof(index=indexes[0], tree_size=size)
+        selectors.inclusion_proof(index=probe, tree_size=size)
     inclusion_queries = len(queries)
     with CaptureQueriesContext(connection) as queries:
         selectors.consistency_proof(first=firsts[0] if firsts else 1, second=size)
