@@ -851,6 +851,8 @@ def _demo_after_payment(cycle: Any) -> None:
     )
     for n, payment in enumerate(paid[:3]):
         person = payment.person
+        if person is None:
+            continue
         qr = str(credential_issue(person=person, actor=None).qr_compact)
         cash_out = payments.cash_out_start(agent=agent, qr=qr, location="Mingora campsite, gate 2")
         code = _demo_code(person, "payments.cash_out_code")

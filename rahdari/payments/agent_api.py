@@ -19,7 +19,6 @@ from rahdari.accounts.models import User, request_user
 from rahdari.core.api import client_errors
 from rahdari.core.audit import audit_record
 from rahdari.core.errors import ApplicationError, Forbidden
-from rahdari.core.http import is_verified
 from rahdari.payments import fraud, reconcile, selectors, services
 from rahdari.payments.models import CashOut
 
@@ -71,11 +70,8 @@ class FraudReviewOut(Schema):
 
 def _agent(request: HttpRequest) -> User:
     user = request_user(request)
-    if not selectors.may_hand_out_cash(user):
-        raise Forbidden(_("Only payment agents hand out cash."))
-    if user.requires_totp and not is_verified(user):
-        raise Forbidden(_("Confirm your login with your authenticator app first."))
-    return user
+    allowed = selectors.may_hand_out_cash(user)
+    return selectors.checked_staff(user, allowed, _("Only payment agents hand out cash."))
 
 
 def _out(cash_out: CashOut) -> dict[str, Any]:
@@ -189,11 +185,7 @@ def my_cash_out_confirm(request: HttpRequest, cash_out_id: UUID, payload: Receiv
     "payments to the deceased, accounts changed just before a payment)",
 )
 def fraud_review(request: HttpRequest) -> dict[str, Any]:
-    user = request_user(request)
-    if not selectors.may_see_payments(user, ("payments.view_payments",)):
-        raise Forbidden(_("You may not work on payments."))
-    if user.requires_totp and not is_verified(user):
-        raise Forbidden(_("Confirm your login with your authenticator app first."))
+    user = _payment_staff(request, "payments.view_payments")
     review = fraud.fraud_review()
     audit_record(
         actor=user,
@@ -274,11 +266,8 @@ def _payment_out(payment: Any) -> dict[str, Any]:
 
 def _payment_staff(request: HttpRequest, *permissions: str) -> User:
     user = request_user(request)
-    if not selectors.may_see_payments(user, permissions or selectors.PERMISSIONS):
-        raise Forbidden(_("You may not work on payments."))
-    if user.requires_totp and not is_verified(user):
-        raise Forbidden(_("Confirm your login with your authenticator app first."))
-    return user
+    allowed = selectors.may_see_payments(user, permissions or selectors.PERMISSIONS)
+    return selectors.checked_staff(user, allowed, _("You may not work on payments."))
 
 
 @router.get(

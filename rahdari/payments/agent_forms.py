@@ -8,42 +8,20 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from rahdari.credentials.forms import VerifyForm
 from rahdari.payments.forms import CodeForm, ascii_digits
 
 
-class ScanForm(forms.Form):
-    """Her QR ID: the camera fills the text box, a hand-held scanner types into it, or
-    the agent takes a photo of the QR."""
+class ScanForm(VerifyForm):
+    """Her QR ID (the camera fills the text box, a hand-held scanner types into it, or
+    the agent takes a photo of the QR) and where the agent is."""
 
-    qr = forms.CharField(
-        label=_("QR text"),
-        required=False,
-        max_length=8000,
-        help_text=_("A hand-held scanner types the code here."),
-        widget=forms.Textarea(
-            attrs={"rows": 3, "dir": "ltr", "autocomplete": "off", "spellcheck": "false"}
-        ),
-    )
-    image = forms.FileField(
-        label=_("Photo of the QR code"),
-        required=False,
-        help_text=_("JPEG, PNG or WebP, at most 10 MB."),
-        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
-    )
     location = forms.CharField(
         label=_("Where you are (campsite or shop)"),
         required=False,
         max_length=120,
         help_text=_("For example “Mingora campsite, gate 2”."),
     )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if not (data.get("qr") or "").strip() and not data.get("image"):
-            raise forms.ValidationError(
-                _("Scan her QR ID with the camera, or choose a photo of it."), code="no_qr"
-            )
-        return data
 
 
 def _rupees(value: str) -> int:

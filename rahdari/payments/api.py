@@ -23,10 +23,10 @@ from rahdari.core.models import Job
 from rahdari.identity.models import Person
 from rahdari.payments import rules, selectors, services
 from rahdari.payments.agent_api import router as agent_router
-from rahdari.payments.sending import batches_send_start
 from rahdari.payments.card_api import router as card_router
 from rahdari.payments.forms import VERIFICATION_TEXTS
 from rahdari.payments.models import Channel, PaymentAccount, PaymentBatch, PaymentCycle
+from rahdari.payments.sending import batches_send_start
 
 router = Router(tags=["payments"], auth=django_auth)
 
@@ -172,11 +172,8 @@ class MyPaymentOut(Schema):
 
 def _staff(request: HttpRequest, *permissions: str) -> User:
     user = request_user(request)
-    if not selectors.may_see_payments(user, permissions or selectors.PERMISSIONS):
-        raise Forbidden(_("You may not work on payments."))
-    if user.requires_totp and not is_verified(user):
-        raise Forbidden(_("Confirm your login with your authenticator app first."))
-    return user
+    allowed = selectors.may_see_payments(user, permissions or selectors.PERMISSIONS)
+    return selectors.checked_staff(user, allowed, _("You may not work on payments."))
 
 
 def _citizen_person(user: User) -> Person:

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from rahdari.accounts.models import User
@@ -63,37 +63,35 @@ def payment_detail(request: HttpRequest, key: str) -> HttpResponse:
     return _page(request, user, _found(selectors.payment_by_key, key))
 
 
-@login_required
-@require_POST
-def payment_repay(request: HttpRequest, key: str) -> HttpResponse:
-    user = _staff(request, "payments.prepare_cycles")
-    payment = _found(selectors.payment_by_key, key)
-    form = RepayForm(request.POST)
-    if form.is_valid():
-        try:
-            reconcile.payment_repay(payment=payment, reason=form.cleaned_data["reason"], actor=user)
-        except ApplicationError as error:
-            _apply_errors(form, error)
-        else:
-            messages.success(request, _("The payment goes into the next batch."))
-            return redirect("payments:payment", key=payment.key)
-    return _page(request, user, payment, repay_form=form)
+# The two decisions on a payment: the form, the service, the message once done.
+DECISIONS: dict[str, tuple[type[forms.Form], Any, Any]] = {
+    "repay": (
+        RepayForm,
+        reconcile.payment_repay,
+        gettext_lazy("The payment goes into the next batch."),
+    ),
+    "reverse": (
+        ReverseForm,
+        reconcile.payment_reverse,
+        gettext_lazy("The payment is reversed. She was told by SMS."),
+    ),
+}
 
 
 @login_required
 @require_POST
-def payment_reverse(request: HttpRequest, key: str) -> HttpResponse:
+def payment_decide(request: HttpRequest, key: str, decision: str) -> HttpResponse:
+    """Pay again or reverse, with the reason (officers who prepare cycles)."""
     user = _staff(request, "payments.prepare_cycles")
     payment = _found(selectors.payment_by_key, key)
-    form = ReverseForm(request.POST)
+    form_class, service, done = DECISIONS[decision]
+    form = form_class(request.POST)
     if form.is_valid():
         try:
-            reconcile.payment_reverse(
-                payment=payment, reason=form.cleaned_data["reason"], actor=user
-            )
+            service(payment=payment, reason=form.cleaned_data["reason"], actor=user)
         except ApplicationError as error:
             _apply_errors(form, error)
         else:
-            messages.success(request, _("The payment is reversed. She was told by SMS."))
+            messages.success(request, str(done))
             return redirect("payments:payment", key=payment.key)
-    return _page(request, user, payment, reverse_form=form)
+    return _page(request, user, payment, **{f"{decision}_form": form})

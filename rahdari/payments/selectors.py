@@ -23,7 +23,8 @@ from django.utils.translation import gettext_noop
 
 from rahdari.accounts.models import User
 from rahdari.core.audit import audit_record, audit_record_read
-from rahdari.core.errors import ApplicationError, Conflict, NotFound
+from rahdari.core.errors import ApplicationError, Conflict, Forbidden, NotFound
+from rahdari.core.http import is_verified
 from rahdari.core.models import AuditEntry, District, Job
 from rahdari.identity import rules as identity_rules
 from rahdari.identity import selectors as identity
@@ -60,6 +61,16 @@ def _staff_member(user: Any) -> bool:
 def may_see_payments(user: Any, permissions: tuple[str, ...] = PERMISSIONS) -> bool:
     """A staff member holding one of ``permissions`` (a citizen never)."""
     return _staff_member(user) and any(user.has_perm(p) for p in permissions)
+
+
+def checked_staff(user: Any, allowed: bool, refusal: Any) -> User:
+    """The API's gate: a staff member ``allowed`` to act, whose login is confirmed with the
+    authenticator where the role needs it; Forbidden (403, uniform error) otherwise."""
+    if not allowed:
+        raise Forbidden(refusal)
+    if user.requires_totp and not is_verified(user):
+        raise Forbidden(_("Confirm your login with your authenticator app first."))
+    return user  # type: ignore[no-any-return]
 
 
 def may_manage_accounts(user: Any) -> bool:

@@ -25,8 +25,18 @@ urlpatterns = [
     ),
     path("fraud-review/", agent_views.fraud_review, name="fraud"),
     path("payments/<str:key>/", payment_views.payment_detail, name="payment"),
-    path("payments/<str:key>/repay/", payment_views.payment_repay, name="payment_repay"),
-    path("payments/<str:key>/reverse/", payment_views.payment_reverse, name="payment_reverse"),
+    path(
+        "payments/<str:key>/repay/",
+        payment_views.payment_decide,
+        {"decision": "repay"},
+        name="payment_repay",
+    ),
+    path(
+        "payments/<str:key>/reverse/",
+        payment_views.payment_decide,
+        {"decision": "reverse"},
+        name="payment_reverse",
+    ),
 ]
 
 # Prepaid cards: her card on "My payments", and an officer's card actions (card_views.py).

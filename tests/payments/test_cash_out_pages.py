@@ -89,7 +89,7 @@ def test_the_agent_can_use_a_photo_of_the_qr_and_gets_clear_errors(paid: dict[st
     desk = reverse("payments:agent")
     empty = client.post(desk, {"location": "x"})
     assert empty.status_code == 200
-    assert "Scan her QR ID with the camera, or choose a photo of it." in _html(empty)
+    assert "Scan a QR code, type its text or choose a photo of it." in _html(empty)
     not_a_photo = client.post(desk, {"image": io.BytesIO(b"MZ\x90\x00 not an image")})
     assert "This file is not a photo" in _html(not_a_photo)
     forged = client.post(desk, {"qr": "RD1:NOTVALID"})
