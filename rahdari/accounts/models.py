@@ -108,6 +108,8 @@ class LoginCode(models.Model):
     )
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.LOGIN)
     phone_index = models.CharField(max_length=64, db_index=True)
+    # For an action code: the SMS template it was sent with, i.e. what it confirms.
+    action = models.CharField(max_length=64, blank=True)
     code_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()

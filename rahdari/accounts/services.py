@@ -187,7 +187,7 @@ def _issue_code(
     params: dict[str, Any] | None = None,
 ) -> None:
     """One SMS code for a number: at most 3 codes per number per 10 minutes, whatever the
-    purpose; an earlier unused code of the same purpose stops working."""
+    purpose; an earlier unused code of the same purpose (and action) stops working."""
     window_start = timezone.now() - settings.CITIZEN_OTP_WINDOW
     with transaction.atomic():
         recent = LoginCode.objects.filter(phone_index=phone_index, created_at__gte=window_start)
@@ -196,12 +196,14 @@ def _issue_code(
                 _("Too many codes were sent to this number. Wait 10 minutes and try again.")
             )
         code = f"{secrets.randbelow(10**6):06d}"
+        action = template if purpose == LoginCode.Purpose.CONFIRM_ACTION else ""
         LoginCode.objects.filter(
-            phone_index=phone_index, purpose=purpose, used_at__isnull=True
+            phone_index=phone_index, purpose=purpose, action=action, used_at__isnull=True
         ).update(used_at=timezone.now())
         LoginCode.objects.create(
             user=user,
             purpose=purpose,
+            action=action,
             phone_index=phone_index,
             code_hash=_code_hash(code),
             expires_at=timezone.now() + settings.CITIZEN_OTP_LIFETIME,
@@ -314,12 +316,16 @@ def action_code_request(
     )
 
 
-def action_code_verify(*, phone: str, code: str) -> None:
+def action_code_verify(*, phone: str, code: str, action: str) -> None:
     """Raise ApplicationError(code="invalid_code") unless ``code`` is the newest unused
-    action code sent to ``phone``, unexpired and tried fewer than the allowed times."""
+    action code sent to ``phone`` for ``action`` (the template it was requested with),
+    unexpired and tried fewer than the allowed times: a code sent to confirm one thing
+    never confirms another."""
     _consume_code(
         LoginCode.objects.filter(
-            phone_index=blind_index("phone", phone), purpose=LoginCode.Purpose.CONFIRM_ACTION
+            phone_index=blind_index("phone", phone),
+            purpose=LoginCode.Purpose.CONFIRM_ACTION,
+            action=action,
         ),
         code,
     )

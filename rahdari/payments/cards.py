@@ -309,7 +309,7 @@ def card_activate(*, account: PaymentAccount, code: str, actor: User | None) -> 
     person = account.person
     _may_act(actor, person)
     _expect(account, CardStatus.ACTIVE)
-    action_code_verify(phone=_phone_of(person), code=code)
+    action_code_verify(phone=_phone_of(person), code=code, action="payments.card_activation_code")
     try:
         with transaction.atomic():
             live = _locked(account)
@@ -401,7 +401,7 @@ def card_replace(*, account: PaymentAccount, code: str, actor: User | None) -> P
     _require(actor, "payments.manage_accounts")
     _expect(account, CardStatus.REPLACED)
     person = account.person
-    action_code_verify(phone=_phone_of(person), code=code)
+    action_code_verify(phone=_phone_of(person), code=code, action="payments.card_replacement_code")
     try:
         with transaction.atomic():
             old = _locked(account)

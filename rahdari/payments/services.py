@@ -178,7 +178,7 @@ def payment_account_confirm(
             _("This account change is not waiting for a code."), code="not_awaiting_code"
         )
     person = account.person
-    action_code_verify(phone=_phone_of(person), code=code)
+    action_code_verify(phone=_phone_of(person), code=code, action="payments.account_code")
     verification, holder = _verify_with_provider(account, person)
     now = timezone.now()
     with transaction.atomic():
@@ -1355,7 +1355,7 @@ def cash_out_complete(*, cash_out: CashOut, code: str, amount: int, agent: User)
             fields={"amount": [_("Between 1 and the amount due.")]},
         )
     person = cash_out.person
-    action_code_verify(phone=_phone_of(person), code=code)
+    action_code_verify(phone=_phone_of(person), code=code, action="payments.cash_out_code")
     with transaction.atomic():
         live = CashOut.objects.select_for_update().get(pk=cash_out.pk)
         if live.status != CashOut.Status.AWAITING_CODE:

@@ -277,3 +277,38 @@ def test_the_cash_comes_out_of_her_wallet_or_is_not_handed_over(paid: dict[str, 
     assert done.status == "handed_over"
     wallet.refresh_from_db()
     assert wallet.balance == 0
+
+
+def test_a_code_sent_for_one_thing_never_confirms_another(
+    paid: dict[str, Any], enrolled_payee: Callable[..., Person]
+) -> None:
+    """Her code for an account change cannot hand over cash, and the reverse."""
+    from rahdari.core.errors import ApplicationError
+
+    person = paid["person"]
+    cash_out = services.cash_out_start(agent=paid["agent"], qr=paid["qr"])
+    cash_code = _code()
+    # Someone asks for an account change for her right after: its code is the newest.
+    services.payment_account_request(
+        person=person, channel="wallet", number=str(person.mobile), provider="jazzcash", actor=None
+    )
+    account_code = (
+        OutboundMessage.objects.filter(template="payments.account_code")
+        .order_by("-created_at")
+        .first()
+    )
+    assert account_code is not None
+    found = re.search(r"\b(\d{6})\b", account_code.text)
+    assert found and found.group(1) != cash_code
+    with pytest.raises(ApplicationError) as refused:
+        services.cash_out_complete(
+            cash_out=cash_out, code=found.group(1), amount=13_500, agent=paid["agent"]
+        )
+    assert refused.value.code == "invalid_code"
+    cash_out.refresh_from_db()
+    assert cash_out.status == "awaiting_code"
+    # Her cash-out code still works: the account change's code did not replace it.
+    done = services.cash_out_complete(
+        cash_out=cash_out, code=cash_code, amount=13_500, agent=paid["agent"]
+    )
+    assert done.status == "handed_over"
