@@ -556,6 +556,7 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
     _ensure_gateway()
     _ensure_payments(seed)
     _ensure_ledger()
+    _ensure_documents()
     return logins
 
 
@@ -870,3 +871,66 @@ def _demo_after_payment(cycle: Any) -> None:
     # Payments nobody collected are recalled (after 90 days; the window is shortened here).
     with override_settings(RAHDARI_PAYMENT_COLLECTION_DAYS=0):
         reconcile.unclaimed_sweep(limit=2)
+
+
+def _ensure_documents() -> None:
+    """Papers for a few Swat residents: a photo of an ID card (a drawn specimen, not a real
+    card) uploaded at the office by enrol.swat, a proof of income as a PDF, and one paper
+    a citizen sent herself. Skipped for anyone who already has papers."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from rahdari.accounts.models import User
+    from rahdari.documents import services as documents
+    from rahdari.documents.models import Document
+    from rahdari.identity.selectors import persons_visible_to
+
+    officer = User.objects.filter(username="enrol.swat").first()
+    if officer is None:
+        return
+    persons = persons_visible_to(officer).filter(status="active").order_by("created_at")
+    linked = persons.exclude(account=None).first()
+    chosen = [p for p in persons[:3] if p != linked] + ([linked] if linked else [])
+    for n, person in enumerate(chosen):
+        if Document.objects.filter(person=person).exists():
+            continue
+        card = Image.new("RGB", (856, 540), (226, 240, 230))
+        draw = ImageDraw.Draw(card)
+        big, small = ImageFont.load_default(34), ImageFont.load_default(24)
+        draw.rectangle((0, 0, 856, 70), fill=(31, 111, 67))
+        draw.text((24, 16), "RAHDARI DEMO — SPECIMEN ID CARD", fill="white", font=big)
+        draw.rectangle((40, 110, 260, 380), fill=(180, 190, 185), outline=(31, 111, 67), width=4)
+        draw.text((300, 120), str(person.full_name), fill="black", font=big)
+        draw.text((300, 180), f"District: {person.district.name}", fill="black", font=small)
+        draw.text((300, 220), f"Rahdari no. {person.rahdari_number}", fill="black", font=small)
+        draw.text((300, 440), "Not a real document", fill=(150, 30, 30), font=small)
+        photo = io.BytesIO()
+        card.save(photo, format="JPEG", quality=85)
+        letter = Image.new("RGB", (595, 842), "white")
+        text = ImageDraw.Draw(letter)
+        text.text((50, 60), "Proof of income (demo)", fill="black", font=big)
+        text.text(
+            (50, 130), f"{person.full_name} earns PKR 9,000 a month", fill="black", font=small
+        )
+        text.text(
+            (50, 170), "from tailoring at home. — Union council secretary", font=small, fill="black"
+        )
+        paper = io.BytesIO()
+        letter.save(paper, format="PDF")
+        own = person == linked and person.account is not None
+        documents.document_upload(
+            person=person,
+            kind="cnic_front",
+            data=photo.getvalue(),
+            actor=person.account if own else officer,
+            assisted=not own,
+        )
+        if n % 2 == 0:
+            documents.document_upload(
+                person=person,
+                kind="income_proof",
+                data=paper.getvalue(),
+                actor=officer,
+                assisted=True,
+            )

@@ -37,6 +37,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "registry.view_household_data",
             "registry.change_household_data",
             "payments.manage_accounts",
+            "documents.upload_documents",
+            "documents.view_documents",
         }
     ),
     # Program officers propose and approve rules and runs; the database refuses an

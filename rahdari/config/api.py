@@ -17,6 +17,7 @@ from rahdari.accounts.api import router as accounts_router
 from rahdari.core.api import router as core_router
 from rahdari.core.errors import ApplicationError, error_body
 from rahdari.credentials.api import router as credentials_router
+from rahdari.documents.api import router as documents_router
 from rahdari.gateway.api import router as gateway_router
 from rahdari.identity.api import router as identity_router
 from rahdari.ledger.api import router as ledger_router
@@ -103,3 +104,4 @@ api.add_router("/credentials", credentials_router)
 api.add_router("/gateway", gateway_router)
 api.add_router("/ledger", ledger_router)
 api.add_router("/payments", payments_router)
+api.add_router("/documents", documents_router)

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "rahdari.credentials",
     "rahdari.ledger",
     "rahdari.payments",
+    "rahdari.documents",
     "oauth2_provider",
     "rahdari.gateway",
 ]
@@ -251,6 +252,34 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = VAR_DIR / "media"
+
+# --- Stored files -----------------------------------------------------------
+# Documents are encrypted before they reach the storage, so any backend will do: the
+# filesystem under var/ by default; S3-compatible object storage through django-storages
+# in production (docs/documents.md).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "documents": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": env.str("RAHDARI_DOCUMENTS_DIR", default=str(VAR_DIR / "documents")),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
+}
+RAHDARI_DOCUMENT_MAX_BYTES = env.int("RAHDARI_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024)
+# Pixels a photo may have before it is decoded (a decompression bomb has far more).
+RAHDARI_DOCUMENT_MAX_PIXELS = env.int("RAHDARI_DOCUMENT_MAX_PIXELS", default=50_000_000)
+# Stored photos are at most this many pixels on their long side (still sharp for print).
+RAHDARI_DOCUMENT_MAX_EDGE = env.int("RAHDARI_DOCUMENT_MAX_EDGE", default=4000)
+# Temporary files older than this, left by a crash, are finished or removed by the worker.
+RAHDARI_DOCUMENT_TEMP_MAX_AGE = timedelta(
+    seconds=env.int("RAHDARI_DOCUMENT_TEMP_MAX_AGE_SECONDS", default=3600)
+)
+# ClamAV's clamd socket (e.g. /run/clamav/clamd.ctl); empty: files are not scanned.
+RAHDARI_CLAMAV_SOCKET = env.str("RAHDARI_CLAMAV_SOCKET", default="")
 
 # --- Background jobs --------------------------------------------------------
 TASKS = {

@@ -74,6 +74,7 @@ urlpatterns = [
     path("registry/", include("rahdari.registry.urls")),
     path("programs/", include("rahdari.programs.urls")),
     path("payments/", include("rahdari.payments.urls")),
+    path("documents/", include("rahdari.documents.urls")),
     path("credentials/", include("rahdari.credentials.urls")),
     path("eligibility/", include("rahdari.programs.selfassess_urls")),
     path("gateway/partners/", include("rahdari.gateway.partner_urls")),

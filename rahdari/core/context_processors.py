@@ -45,6 +45,7 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("My QR ID"), reverse("credentials:my_qr"), "qr"))
         items.append(NavItem(_("My data sharing"), reverse("gateway:my_sharing"), "shield"))
         items.append(NavItem(_("My payments"), reverse("payments:me"), "cash"))
+        items.append(NavItem(_("My documents"), reverse("documents:mine"), "book"))
         return items
     items.append(NavItem(_("Workspace"), reverse("accounts:workspace"), "desk"))
     if user.has_perm("accounts.operate_service_counter") and _operates_a_partner(user):
@@ -61,6 +62,8 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("Programs"), reverse("programs:list"), "cash"))
     if any(user.has_perm(p) for p in ("payments.view_payments", "payments.prepare_cycles")):
         items.append(NavItem(_("Payments"), reverse("payments:list"), "cash"))
+    if user.has_perm("documents.upload_documents") or user.has_perm("documents.view_documents"):
+        items.append(NavItem(_("Documents"), reverse("documents:office"), "book"))
     if user.has_perm("payments.manage_accounts"):
         items.append(NavItem(_("Payment accounts"), reverse("payments:accounts"), "cash"))
     if user.has_perm("payments.operate_cash_out"):
