@@ -133,3 +133,35 @@ def test_a_plain_pdf_is_kept_byte_for_byte() -> None:
 def test_random_bytes_are_refused_never_crash(prefix: bytes, body: bytes, tail: bytes) -> None:
     with contextlib.suppress(content.Refused):
         clean(prefix + body + tail)
+
+
+def _hand_made_pdf(catalog_extra: bytes) -> bytes:
+    """A minimal PDF written by hand (with a correct cross-reference table), so a name
+    can be spelled with #xx escapes as an attacker would."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b" >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        b"<< /S /J#61vaScript /J#53 (app.alert\\(1\\)) >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def test_a_hand_made_pdf_passes_and_an_escaped_javascript_name_does_not() -> None:
+    assert clean(_hand_made_pdf(b"")).media_type == content.PDF
+    # /Names tree is not even needed: an /OpenAction spelled /Op#65nAction, pointing at
+    # an action whose type is /J#61vaScript.
+    assert refused(_hand_made_pdf(b"/Op#65nAction 4 0 R")) == "active_pdf"
+    assert refused(_hand_made_pdf(b"/Outlines << /First << /A 4 0 R >> >>")) == "active_pdf"

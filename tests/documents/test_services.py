@@ -186,3 +186,49 @@ def test_listing_her_documents_takes_two_queries(
             (d.kind, [v.number for v in d.versions.all()]) for d in selectors.documents_of(person)
         ]
     assert rows == [("cnic_back", [2, 1]), ("cnic_front", [2, 1]), ("photo", [2, 1])]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_uploads_of_one_kind_are_numbered_one_after_the_other(
+    registered: Any, make_staff: Any, documents_dir: Path
+) -> None:
+    """Eight uploads of her first ID-card photo at the same moment (eight connections):
+    one document, versions 1 to 8, one file each, no error."""
+    import threading
+
+    from django.db import connection as main_connection
+
+    from rahdari.accounts.roles import Role
+    from tests.identity.conftest import enrol
+
+    if main_connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (row locks across connections)")
+    officer = make_staff(Role.ENROLMENT_OFFICER, ["Swat"])
+    person = Person.objects.get(pk=enrol(registered(), officer).person_id)
+    pictures = [photo((320 + i, 240)) for i in range(8)]
+    barrier = threading.Barrier(len(pictures))
+    failures: list[BaseException] = []
+
+    def one(data: bytes) -> None:
+        from django.db import connection
+
+        try:
+            barrier.wait()
+            upload(person, data, actor=officer, assisted=True)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one, args=(p,)) for p in pictures]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    document = Document.objects.get(person=person, kind="cnic_front")
+    assert document.version_count == 8
+    assert sorted(document.versions.values_list("number", flat=True)) == list(range(1, 9))
+    assert len(stored_files(documents_dir)) == 8
+    assert {v.original_sha256 for v in document.versions.all()} == {sha256(p) for p in pictures}

@@ -193,3 +193,27 @@ def test_the_officer_finds_her_by_rahdari_number(officer: Any, person: Person) -
 def test_citizens_and_officers_get_their_nav_item(citizen: Any, officer: Any) -> None:
     assert reverse("documents:mine") in _html(logged_in(citizen).get(reverse("core:home")))
     assert reverse("documents:office") in _html(logged_in(officer).get(reverse("core:home")))
+
+
+def test_the_pages_take_as_many_queries_for_many_papers_as_for_one(
+    citizen: Any, officer: Any, person: Person
+) -> None:
+    """No query per document or per version (an N+1 would show as a growing count)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def counts() -> tuple[int, int]:
+        mine, hers = logged_in(citizen), logged_in(officer)
+        with CaptureQueriesContext(connection) as own:
+            assert mine.get(reverse("documents:mine")).status_code == 200
+        with CaptureQueriesContext(connection) as office:
+            url = reverse("documents:person", kwargs={"person_id": person.pk})
+            assert hers.get(url).status_code == 200
+        return len(own), len(office)
+
+    services.document_upload(person=person, kind="photo", data=photo((320, 240)), actor=None)
+    one = counts()
+    for kind in ("cnic_front", "cnic_back", "b_form", "income_proof"):
+        for _ in range(2):
+            services.document_upload(person=person, kind=kind, data=pdf(), actor=None)
+    assert counts() == one
