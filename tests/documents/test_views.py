@@ -217,3 +217,20 @@ def test_the_pages_take_as_many_queries_for_many_papers_as_for_one(
         for _ in range(2):
             services.document_upload(person=person, kind=kind, data=pdf(), actor=None)
     assert counts() == one
+
+
+def test_a_file_over_the_limit_within_the_envelope_is_stopped_while_received(
+    citizen: Any, settings: Any, documents_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The announced size passes the first check (limit + room for the form), the file
+    itself is over the limit: reading stops there and the refusal says why."""
+    settings.RAHDARI_DOCUMENT_MAX_BYTES = 100_000
+
+    def never(*_args: Any, **_kw: Any) -> None:
+        raise AssertionError("the upload handler should have stopped this file")
+
+    monkeypatch.setattr(services.content, "clean", never)
+    response = _send(logged_in(citizen), reverse("documents:my_upload"), b"\xff" * 130_000)
+    assert response.status_code == 200
+    assert refusal("en", "too_large") in _html(response)
+    assert stored_files(documents_dir) == [] and not Document.objects.exists()
