@@ -184,15 +184,28 @@ class Payment(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     key = models.CharField(max_length=32, unique=True)
-    cycle = models.ForeignKey(PaymentCycle, on_delete=models.PROTECT, related_name="payments")
+    # No single-column indexes where a composite one leads with the column (the unique
+    # entitlement and the status index lead with cycle; payment_person with person), and
+    # none for district (read through the cycle): each index is written on every insert
+    # and on every status change.
+    cycle = models.ForeignKey(
+        PaymentCycle, on_delete=models.PROTECT, related_name="payments", db_index=False
+    )
     beneficiary = models.ForeignKey(
         "programs.Beneficiary", on_delete=models.PROTECT, related_name="payments"
     )
     component = models.CharField(max_length=16, default="benefit")
     person = models.ForeignKey(
-        "identity.Person", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+        "identity.Person",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_index=False,
     )
-    district = models.ForeignKey("core.District", on_delete=models.PROTECT, related_name="+")
+    district = models.ForeignKey(
+        "core.District", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     amount = models.PositiveIntegerField()
     hold = models.CharField(max_length=16, choices=Hold.choices, default=Hold.NONE, blank=True)
     account = models.ForeignKey(
