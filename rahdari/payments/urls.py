@@ -20,9 +20,7 @@ urlpatterns = [
     path("accounts/<uuid:person_id>/code/", views.officer_code, name="person_code"),
     path("me/cash-outs/<uuid:cash_out_id>/", agent_views.my_cash_out, name="my_cash_out"),
     path("agent/", agent_views.agent_desk, name="agent"),
-    path(
-        "agent/cash-outs/<uuid:cash_out_id>/", agent_views.agent_cash_out, name="agent_cash_out"
-    ),
+    path("agent/cash-outs/<uuid:cash_out_id>/", agent_views.agent_cash_out, name="agent_cash_out"),
     path("fraud-review/", agent_views.fraud_review, name="fraud"),
     path("payments/<str:key>/", payment_views.payment_detail, name="payment"),
     path(
