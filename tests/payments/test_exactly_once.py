@@ -71,10 +71,10 @@ from tests.payments.conftest import iban_for, totp_now
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 20_261_204
 BENEFICIARIES = 10_000
-BATCH_SIZE = 150
+BATCH_SIZE = 60
 COMPUTE_KILLS = 2
-BUILD_KILLS = 24  # at least 20, two of them while the worker starts
-BUILD_STARTUP_KILLS = 2
+BUILD_KILLS = 24  # at least 20, six of them while the worker starts
+BUILD_STARTUP_KILLS = 6
 SEND_KILLS = 5  # plus one just after the bank took a file, before the batch was marked sent
 COLLECT_KILLS = 4
 STALE_SECONDS = 1
