@@ -51,7 +51,7 @@ from rahdari.payments.models import (
     ProviderMessage,
 )
 from rahdari.payments.providers import ProviderUnavailable, disbursement_provider
-from rahdari.payments.services import _ACCOUNT_VERIFICATION, _record, _require
+from rahdari.payments.services import _ACCOUNT_VERIFICATION, _record, _refused, _require
 from rahdari.programs.services import program_name
 
 logger = logging.getLogger(__name__)
@@ -157,25 +157,21 @@ def returns_ingest(
     try:
         notice = camt054.parse_camt054(data)
     except camt054.Camt054Error as exc:
-        audit_record(
-            actor=actor,
-            action="payments.returns_refused",
-            subject=("payments.providermessage", digest[:16]),
-            changes={"reason": "malformed", "detail": str(exc)[:200]},
-        )
-        raise ApplicationError(
+        raise _refused(
+            actor,
+            "payments.returns_refused",
+            digest[:16],
+            {"reason": "malformed", "detail": str(exc)[:200]},
             _("This is not a valid camt.054 return notification: %(detail)s") % {"detail": exc},
             code="malformed_report",
             status=422,
         ) from exc
     if notice.account != settings.RAHDARI_PAYMENT_DEBTOR_IBAN:
-        audit_record(
-            actor=actor,
-            action="payments.returns_refused",
-            subject=("payments.providermessage", notice.message_id[:32]),
-            changes={"reason": "other_account"},
-        )
-        raise ApplicationError(
+        raise _refused(
+            actor,
+            "payments.returns_refused",
+            notice.message_id[:32],
+            {"reason": "other_account"},
             _("The notification is about another account than the program's."),
             code="other_account",
             status=422,

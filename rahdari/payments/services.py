@@ -1057,6 +1057,24 @@ def cycle_send(*, cycle: PaymentCycle, actor: User | None) -> int:
     return sent
 
 
+def _refused(
+    actor: User | None,
+    action: str,
+    about: str,
+    changes: dict[str, Any],
+    message: Any,
+    *,
+    code: str,
+    status: int = 422,
+) -> ApplicationError:
+    """A provider's message refused whole (nothing changed): the refusal is audited and
+    the error to raise is returned."""
+    audit_record(
+        actor=actor, action=action, subject=("payments.providermessage", about), changes=changes
+    )
+    return ApplicationError(message, code=code, status=status)
+
+
 def callback_ingest(*, provider: str, body: bytes, signature: str) -> ProviderMessage:
     """Apply a provider's signed G2P Connect ``on-disburse`` callback: SUCC → paid,
     RJCT → failed (its reason recorded as the matching ISO 20022 code), RCVD/PDNG → no
@@ -1064,14 +1082,14 @@ def callback_ingest(*, provider: str, body: bytes, signature: str) -> ProviderMe
     nothing and is audited; the same callback twice changes nothing."""
     expected = sign_callback(provider, body)
     if not hmac.compare_digest(expected, (signature or "").strip().lower()):
-        audit_record(
-            actor=None,
-            action="payments.callback_refused",
-            subject=("payments.providermessage", provider[:16]),
-            changes={"reason": "bad_signature"},
-        )
-        raise ApplicationError(
-            _("The callback's signature is wrong."), code="bad_signature", status=401
+        raise _refused(
+            None,
+            "payments.callback_refused",
+            provider[:16],
+            {"reason": "bad_signature"},
+            _("The callback's signature is wrong."),
+            code="bad_signature",
+            status=401,
         )
     try:
         data = json.loads(body)
@@ -1092,14 +1110,14 @@ def callback_ingest(*, provider: str, body: bytes, signature: str) -> ProviderMe
             for item in message["on_disburse"]
         ]
     except (ValueError, KeyError, TypeError) as exc:
-        audit_record(
-            actor=None,
-            action="payments.callback_refused",
-            subject=("payments.providermessage", provider[:16]),
-            changes={"reason": "malformed"},
-        )
-        raise ApplicationError(
-            _("This is not a valid on-disburse callback."), code="malformed_callback", status=422
+        raise _refused(
+            None,
+            "payments.callback_refused",
+            provider[:16],
+            {"reason": "malformed"},
+            _("This is not a valid on-disburse callback."),
+            code="malformed_callback",
+            status=422,
         ) from exc
     batch = (
         PaymentBatch.objects.select_related("cycle__program")
@@ -1108,13 +1126,11 @@ def callback_ingest(*, provider: str, body: bytes, signature: str) -> ProviderMe
         .first()
     )
     if batch is None:
-        audit_record(
-            actor=None,
-            action="payments.callback_refused",
-            subject=("payments.providermessage", message_id[:32]),
-            changes={"reason": "unknown_batch"},
-        )
-        raise ApplicationError(
+        raise _refused(
+            None,
+            "payments.callback_refused",
+            message_id[:32],
+            {"reason": "unknown_batch"},
             _("The callback is about a batch this platform did not send."),
             code="unknown_batch",
             status=422,
@@ -1188,13 +1204,11 @@ def status_report_ingest(*, data: bytes, source: str, actor: User | None) -> Pro
     try:
         report = iso20022.parse_pain002(data)
     except iso20022.Pain002Error as exc:
-        audit_record(
-            actor=actor,
-            action="payments.report_refused",
-            subject=("payments.providermessage", digest[:16]),
-            changes={"reason": "malformed", "detail": str(exc)[:200]},
-        )
-        raise ApplicationError(
+        raise _refused(
+            actor,
+            "payments.report_refused",
+            digest[:16],
+            {"reason": "malformed", "detail": str(exc)[:200]},
             _("This is not a valid pain.002 status report: %(detail)s") % {"detail": exc},
             code="malformed_report",
             status=422,
@@ -1205,13 +1219,11 @@ def status_report_ingest(*, data: bytes, source: str, actor: User | None) -> Pro
         .first()
     )
     if batch is None:
-        audit_record(
-            actor=actor,
-            action="payments.report_refused",
-            subject=("payments.providermessage", report.message_id[:32]),
-            changes={"reason": "unknown_batch", "original": report.original_message_id},
-        )
-        raise ApplicationError(
+        raise _refused(
+            actor,
+            "payments.report_refused",
+            report.message_id[:32],
+            {"reason": "unknown_batch", "original": report.original_message_id},
             _("The report is about a file this platform did not send."),
             code="unknown_batch",
             status=422,
