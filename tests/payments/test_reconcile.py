@@ -6,6 +6,7 @@ its event, ledger entry, SMS and audit entry, and nothing changed when refused."
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -101,7 +102,9 @@ def test_the_bank_closes_a_credited_account_and_the_money_comes_back(
     batch = PaymentBatch.objects.get(pk=payment.batch_id)
     path = services.batch_file_write(batch=batch, directory_path=settings.RAHDARI_PAYMENT_FILES_DIR)
     bank_rail().send(bank=batch.provider, path=path)
-    assert services.reports_collect() == 2  # the pain.002 (paid), then the camt.054
+    # The pain.002 (paid), then the camt.054, due a millisecond after it.
+    time.sleep(0.002)
+    assert services.reports_collect() == 2
     payment.refresh_from_db()
     assert (payment.status, payment.reason_code) == ("returned", "AC04")
     assert PaymentAccount.objects.get(pk=payment.account_id).verification == "closed"
