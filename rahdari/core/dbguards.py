@@ -62,6 +62,17 @@ SQLITE_REMOVE = [
 ]
 
 
+# Before migration core 0004 the table has no chain columns and no update is allowed.
+# SQLite checks every trigger's columns whenever any table is rebuilt, so a trigger that
+# names ``chain_pos`` before the column exists breaks the next migration that rebuilds a
+# table (which one runs in between depends on how Django orders the apps' migrations).
+SQLITE_INSTALL_UNCHAINED = [
+    """CREATE TRIGGER IF NOT EXISTS core_auditentry_no_update BEFORE UPDATE ON core_auditentry
+       BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END""",
+    SQLITE_INSTALL[1],
+]
+
+
 def _statements(vendor: str, install: bool) -> list[str]:
     if vendor == "postgresql":
         return PG_INSTALL if install else PG_REMOVE
@@ -70,9 +81,18 @@ def _statements(vendor: str, install: bool) -> list[str]:
     return []
 
 
-def install_audit_guards(connection: Any) -> None:
+def _chain_columns(connection: Any) -> bool:
     with connection.cursor() as cursor:
-        for statement in _statements(connection.vendor, True):
+        described = connection.introspection.get_table_description(cursor, "core_auditentry")
+    return any(column.name == "chain_pos" for column in described)
+
+
+def install_audit_guards(connection: Any) -> None:
+    statements = _statements(connection.vendor, True)
+    if connection.vendor == "sqlite" and not _chain_columns(connection):
+        statements = SQLITE_INSTALL_UNCHAINED
+    with connection.cursor() as cursor:
+        for statement in statements:
             cursor.execute(statement)
 
 
