@@ -242,8 +242,9 @@ def document_get(request: HttpRequest, document_id: UUID) -> dict[str, Any]:
 
 @router.get(
     "/versions/{version_id}/content",
-    response={200: bytes, **client_errors(401, 404)},
+    response={200: bytes, **client_errors(401, 404, 409)},
     summary="A version's content, inline (the look is recorded on the person)",
+    description="409 `infected`: a virus was found in it after it was stored (blocked).",
 )
 def version_content(request: HttpRequest, version_id: UUID) -> HttpResponse:
     user = request_user(request)

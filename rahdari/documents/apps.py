@@ -14,3 +14,5 @@ class DocumentsConfig(AppConfig):
 
         # Uploads cut off by a crash leave a temporary file: finish or remove it.
         register_periodic("documents.sweep_temporary", services.temporary_files_sweep)
+        # Papers stored while no virus scanner answered are scanned once one does.
+        register_periodic("documents.rescan", services.documents_rescan)

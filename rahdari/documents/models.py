@@ -32,6 +32,7 @@ class ScanStatus(models.TextChoices):
     CLEAN = "clean", _("checked for viruses: clean")
     NOT_SCANNED = "not_scanned", _("not checked for viruses (no scanner installed)")
     UNAVAILABLE = "unavailable", _("not checked for viruses (scanner unavailable)")
+    INFECTED = "infected", _("a virus was found later: blocked")
 
 
 class Document(PublicModel):

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from rahdari.accounts.models import User
 from rahdari.core.errors import NotFound
 from rahdari.core.models import AuditEntry
-from rahdari.documents.models import Document, DocumentVersion
+from rahdari.documents.models import Document, DocumentVersion, ScanStatus
 from rahdari.documents.services import READ_PURPOSE
 from rahdari.identity import rules as identity_rules
 from rahdari.identity import selectors as identity
@@ -111,3 +111,18 @@ def _documents_visible_to(user: User) -> QuerySet[Document]:
 def document_reads_of(person: Person) -> QuerySet[AuditEntry]:
     """Who looked at her documents, newest first."""
     return identity.reads_of(person).filter(changes__purpose=READ_PURPOSE)
+
+
+def latest_versions(*, person: Person, kinds: list[str]) -> dict[str, DocumentVersion]:
+    """Her newest version of each of ``kinds`` she has (for "other" papers, of the newest
+    such paper): what an application is sent with, so nothing is uploaded twice."""
+    versions = (
+        DocumentVersion.objects.filter(document__person=person, document__kind__in=kinds)
+        .exclude(scan_status=ScanStatus.INFECTED)
+        .select_related("document")
+        .order_by("document__kind", "-created_at", "-number")
+    )
+    latest: dict[str, DocumentVersion] = {}
+    for version in versions:
+        latest.setdefault(version.document.kind, version)
+    return latest

@@ -21,10 +21,10 @@ from django.utils.translation import gettext_noop
 
 from rahdari.accounts.models import User
 from rahdari.core.audit import audit_record, audit_record_read
-from rahdari.core.errors import ApplicationError
+from rahdari.core.errors import ApplicationError, Conflict
 from rahdari.documents import content, storage
-from rahdari.documents.models import Document, DocumentKind, DocumentVersion
-from rahdari.documents.scanning import INFECTED, scanner
+from rahdari.documents.models import Document, DocumentKind, DocumentVersion, ScanStatus
+from rahdari.documents.scanning import CLEAN, INFECTED, NoScanner, scanner
 from rahdari.identity.models import Person
 
 logger = logging.getLogger(__name__)
@@ -189,6 +189,11 @@ def _document_for(*, person: Person, kind: str) -> Document:
 def document_version_open(*, version: DocumentVersion, actor: User) -> bytes:
     """The decrypted content. When someone other than the person opens it, the read is
     recorded on the person, who sees who looked and why."""
+    if version.scan_status == ScanStatus.INFECTED:
+        raise Conflict(
+            _("A virus was found in this file after it was stored: it is blocked."),
+            code="infected",
+        )
     person = version.document.person
     if person.account_id != actor.pk:
         with transaction.atomic():
@@ -199,6 +204,56 @@ def document_version_open(*, version: DocumentVersion, actor: User) -> bytes:
                 fields=[f"documents.{version.document.kind}"],
             )
     return _decrypt(version)
+
+
+RESCAN_BATCH = 200
+
+
+def documents_rescan(*, limit: int = RESCAN_BATCH) -> dict[str, int]:
+    """Scan the versions stored while no scanner was installed or reachable, oldest
+    first, once a scanner answers. A clean one is marked clean; an infected one is
+    blocked (never served again, never linked to an application) and audited as
+    ``documents.version_quarantined``; one the scanner still cannot judge stays as it
+    is for the next round. Runs every minute (periodic); safe to run twice at once."""
+    active = scanner()
+    if isinstance(active, NoScanner):
+        return {"scanned": 0, "clean": 0, "infected": 0}
+    waiting = DocumentVersion.objects.filter(
+        scan_status__in=[ScanStatus.NOT_SCANNED, ScanStatus.UNAVAILABLE]
+    ).order_by("created_at")[:limit]
+    counts = {"scanned": 0, "clean": 0, "infected": 0}
+    for version in waiting:
+        result = active.scan(_decrypt(version))
+        if result.status not in (CLEAN, INFECTED):
+            break  # the daemon went away: the rest waits for the next round
+        with transaction.atomic():
+            live = (
+                DocumentVersion.objects.select_for_update()
+                .filter(pk=version.pk, scan_status=version.scan_status)
+                .first()
+            )
+            if live is None:
+                continue  # another worker scanned it meanwhile
+            live.scan_status = ScanStatus.CLEAN if result.status == CLEAN else ScanStatus.INFECTED
+            live.scan_detail = result.detail[:80]
+            live.save(update_fields=["scan_status", "scan_detail", "updated_at"])
+            audit_record(
+                actor=None,
+                action=(
+                    "documents.version_quarantined"
+                    if result.status == INFECTED
+                    else "documents.version_rescanned"
+                ),
+                subject=live,
+                changes={"scan": live.scan_status, "detail": live.scan_detail},
+            )
+        counts["scanned"] += 1
+        counts["clean" if result.status == CLEAN else "infected"] += 1
+    if counts["infected"]:
+        logger.warning(
+            "documents rescan: %d stored files were infected and are blocked", counts["infected"]
+        )
+    return counts
 
 
 def documents_list_read(*, person: Person, actor: User) -> None:

@@ -106,14 +106,15 @@ def _document_rows(person: Person) -> list[dict[str, Any]]:
     return rows
 
 
-def _upload(
+def receive_upload(
     request: HttpRequest, *, person: Person, actor: User, assisted: bool
 ) -> tuple[UploadForm, DocumentVersion | None]:
-    """Parse and store one upload; a refusal comes back on the form, in her language."""
+    """Parse and store one upload (after ``uploads.prepare``, under CSRF protection); a
+    refusal comes back on the form, in her language. Applications use it too."""
     try:
         data = uploads.received_file(request)
     except ApplicationError as error:
-        return _refused_form(error, request.POST), None
+        return refused_upload_form(error, request.POST), None
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return form, None
@@ -131,7 +132,7 @@ def _upload(
     return form, version
 
 
-def _refused_form(error: ApplicationError, data: Any = None) -> UploadForm:
+def refused_upload_form(error: ApplicationError, data: Any = None) -> UploadForm:
     form = UploadForm(data if data is not None else {})
     form.is_valid()
     if data is None:  # the body was never read: only the file's refusal to show
@@ -178,7 +179,7 @@ def my_upload(request: HttpRequest) -> HttpResponse:
         uploads.prepare(request)
     except ApplicationError as error:  # refused before reading the body: nothing changes
         _user, person = _citizen(request)
-        return _my_page(request, person, _refused_form(error), status=error.status)
+        return _my_page(request, person, refused_upload_form(error), status=error.status)
     return _my_upload(request)
 
 
@@ -187,7 +188,7 @@ def _my_upload(request: HttpRequest) -> HttpResponse:
     user, person = _citizen(request)
     if person is None:
         raise PermissionDenied
-    form, version = _upload(request, person=person, actor=user, assisted=False)
+    form, version = receive_upload(request, person=person, actor=user, assisted=False)
     if version is None:
         return _my_page(request, person, form)
     messages.success(request, _uploaded_message(version))
@@ -247,7 +248,7 @@ def person_upload(request: HttpRequest, person_id: str) -> HttpResponse:
     except ApplicationError as error:  # refused before reading the body: nothing changes
         user = _officer(request, upload=True)
         person = _found(selectors.person_get, user=user, person_id=person_id)
-        return _person_page(request, user, person, _refused_form(error), status=error.status)
+        return _person_page(request, user, person, refused_upload_form(error), status=error.status)
     return _person_upload(request, person_id)
 
 
@@ -255,7 +256,7 @@ def person_upload(request: HttpRequest, person_id: str) -> HttpResponse:
 def _person_upload(request: HttpRequest, person_id: str) -> HttpResponse:
     user = _officer(request, upload=True)
     person = _found(selectors.person_get, user=user, person_id=person_id)
-    form, version = _upload(request, person=person, actor=user, assisted=True)
+    form, version = receive_upload(request, person=person, actor=user, assisted=True)
     if version is None:
         return _person_page(request, user, person, form)
     messages.success(request, _uploaded_message(version))
@@ -304,7 +305,12 @@ def version_content(request: HttpRequest, version_id: str) -> HttpResponse:
     """The file itself, for the viewer's <img> or <iframe>; never a public address."""
     user = _viewer(request)
     version = _found(selectors.version_visible, user=user, version_id=version_id)
-    data = services.document_version_open(version=version, actor=user)
+    try:
+        data = services.document_version_open(version=version, actor=user)
+    except ApplicationError as refused:  # found infected after it was stored: blocked
+        return HttpResponse(
+            str(refused.message), status=refused.status, content_type="text/plain; charset=utf-8"
+        )
     return content_response(version, data)
 
 

@@ -111,3 +111,50 @@ def test_an_unreachable_clamd_is_recorded_as_unavailable(
     settings.RAHDARI_CLAMAV_SOCKET = str(tmp_path / "no-such.ctl")
     version = services.document_upload(person=person, kind="other", data=pdf(), actor=None)
     assert version.scan_status == "unavailable"
+
+
+# --------------------------------------------------------------------------- later
+
+
+def test_papers_stored_without_a_scanner_are_scanned_once_one_answers(
+    person: Person, citizen: Any, clamd: list[bytes], settings: Any
+) -> None:
+    """Stored while no scanner was installed; the rescan marks the clean one clean and
+    blocks the infected one (never served again, never linked to an application)."""
+    from rahdari.documents import selectors
+
+    socket_path = settings.RAHDARI_CLAMAV_SOCKET
+    settings.RAHDARI_CLAMAV_SOCKET = ""
+    clean = services.document_upload(person=person, kind="cnic_front", data=pdf(), actor=citizen)
+    bad = services.document_upload(
+        person=person, kind="income_proof", data=pdf(payload=EICAR), actor=citizen
+    )
+    assert {clean.scan_status, bad.scan_status} == {"not_scanned"}
+    assert services.documents_rescan() == {"scanned": 0, "clean": 0, "infected": 0}
+    settings.RAHDARI_CLAMAV_SOCKET = socket_path
+    assert services.documents_rescan() == {"scanned": 2, "clean": 1, "infected": 1}
+    clean.refresh_from_db()
+    bad.refresh_from_db()
+    assert (clean.scan_status, bad.scan_status) == ("clean", "infected")
+    assert bad.scan_detail == "Eicar-Test-Signature"
+    assert AuditEntry.objects.filter(
+        action="documents.version_quarantined", subject_id=str(bad.pk)
+    ).exists()
+    with pytest.raises(ApplicationError) as blocked:
+        services.document_version_open(version=bad, actor=citizen)
+    assert blocked.value.code == "infected"
+    assert services.document_version_open(version=clean, actor=citizen)
+    latest = selectors.latest_versions(person=person, kinds=["cnic_front", "income_proof"])
+    assert set(latest) == {"cnic_front"}
+    assert services.documents_rescan() == {"scanned": 0, "clean": 0, "infected": 0}
+
+
+def test_the_rescan_waits_while_the_scanner_is_away(
+    person: Person, citizen: Any, tmp_path: Path, settings: Any
+) -> None:
+    settings.RAHDARI_CLAMAV_SOCKET = ""
+    version = services.document_upload(person=person, kind="cnic_front", data=pdf(), actor=citizen)
+    settings.RAHDARI_CLAMAV_SOCKET = str(tmp_path / "nobody-listens.sock")
+    assert services.documents_rescan() == {"scanned": 0, "clean": 0, "infected": 0}
+    version.refresh_from_db()
+    assert version.scan_status == "not_scanned"
