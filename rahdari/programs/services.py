@@ -783,6 +783,120 @@ def appeal_decide(*, appeal: Appeal, upheld: bool, actor: User | None, note: str
     return live
 
 
+# --- applications ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HouseholdCheck:
+    """What the approved rules say today about one household (or one of its members)."""
+
+    program: str
+    version: int
+    eligible: bool
+    score: float
+    cutoff: float
+    benefit: int
+    reason: int
+    member_id: int | None
+
+
+def household_check(
+    *, program: Program, household: Household, person_id: Any = None
+) -> HouseholdCheck | None:
+    """Evaluate one household's current registry answers with the program's approved
+    rules — the same evaluator as the targeting run, so an application's officer sees
+    what the next run would decide. A person-level program evaluates the member who is
+    ``person_id``. None when the household has no current answers (or the person is not
+    an active member)."""
+    version = approved_version(program)
+    definition = definition_of(version)
+    columns = registry.household_table(households=[household.pk])
+    if len(columns["household_id"]) == 0:
+        return None
+    member_id = None
+    if program.target_unit == TargetUnit.PERSON:
+        persons = registry.person_table(households=[household.pk], table=columns)
+        wanted = str(person_id) if person_id else ""
+        rows = [i for i, p in enumerate(persons["person_id"].tolist()) if p and p == wanted]
+        if not rows:
+            return None
+        pick = rows[0]
+        columns = {name: values[persons["household_row"]] for name, values in columns.items()}
+        columns.update(persons)
+        columns = {name: values[pick : pick + 1] for name, values in columns.items()}
+        member_id = int(persons["member_id"][pick])
+    evaluation = pmt.evaluate(definition, columns, catalogue())
+    return HouseholdCheck(
+        program=program.code,
+        version=version.version,
+        eligible=bool(evaluation.eligible[0]),
+        score=round(float(evaluation.score[0]), 2),
+        cutoff=round(float(evaluation.cutoff[0]), 2),
+        benefit=int(evaluation.benefit[0]),
+        reason=int(evaluation.reason[0]),
+        member_id=member_id,
+    )
+
+
+def beneficiary_enrol_on_application(
+    *, program: Program, household: Household, person_id: Any, actor: User, reference: str
+) -> Beneficiary:
+    """An officer approved an application: the household (or the member) is enrolled if
+    the approved rules find it eligible today, with the benefit they give, under the
+    program's latest approved run (its payments come with the next cycle). Refused when
+    the rules do not find it eligible or no run was approved yet. Audited; SMS."""
+    if not program.open:
+        raise Conflict(_("This program is closed to new applications."), code="program_closed")
+    check = household_check(program=program, household=household, person_id=person_id)
+    if check is None:
+        raise Conflict(
+            _("The household has no current survey answers: survey it first."),
+            code="not_surveyed",
+        )
+    if not check.eligible:
+        raise Conflict(
+            _(
+                "The program's rules do not find this household eligible today (score "
+                "%(score)s, cut-off %(cutoff)s). Correct its survey answers if they are "
+                "wrong, or reject the application with the reason."
+            )
+            % {"score": check.score, "cutoff": check.cutoff},
+            code="not_eligible",
+        )
+    run = program.runs.filter(status=TargetingRun.Status.APPROVED).order_by("-decided_at").first()
+    if run is None:
+        raise Conflict(
+            _("No targeting run of this program was approved yet: enrolment waits for it."),
+            code="no_approved_run",
+        )
+    with transaction.atomic():
+        beneficiary, created = Beneficiary.objects.get_or_create(
+            program=program,
+            household=household,
+            member_id=check.member_id,
+            status=Beneficiary.Status.ACTIVE,
+            defaults={"benefit": check.benefit, "enrolled_by_run": run, "last_run": run},
+        )
+        audit_record(
+            actor=actor,
+            action="programs.enrolled_on_application",
+            subject=beneficiary,
+            changes={"program": program.code, "application": reference, "new": created},
+        )
+        if created:
+            definition = definition_of(approved_version(program))
+            _tell_household(
+                household.pk,
+                "programs.enrolled",
+                lambda lang: {
+                    "program": _name(definition, lang),
+                    "amount": number_format(check.benefit, force_grouping=True),
+                    "period": _(_PERIOD_WORDS[definition.period]),
+                },
+            )
+    return beneficiary
+
+
 def _payee(household_id: Any) -> tuple[str, str] | None:
     """The mobile number and language of the household's enrolled adult who receives
     messages: its ever-married woman first, else the head, else any adult."""
