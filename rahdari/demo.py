@@ -5,6 +5,7 @@ Idempotent: running it again keeps what exists and adds what is missing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from rich.table import Table
 
 from rahdari.core import secrets as local_secrets
 from rahdari.core.models import District
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ STAFF = [
         "program.peshawar",
         "Nasreen Afridi",
         ["program_officer"],
-        ["Peshawar", "Charsadda", "Nowshera"],
+        ["Peshawar", "Charsadda", "Nowshera", "Swat"],
     ),
     ("program.mardan", "Zarmina Khan Yousafzai", ["program_officer"], ["Mardan", "Swabi", "Swat"]),
     ("approver.finance", "Ijaz Ahmad Durrani", ["payment_approver"], ["Peshawar"]),
@@ -557,6 +560,7 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
     _ensure_payments(seed)
     _ensure_ledger()
     _ensure_documents()
+    _ensure_applications()
     return logins
 
 
@@ -812,6 +816,14 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
         "page at /payments/accounts/ shows both)."
     )
     console.print(
+        "Applications: program.mardan's work queue at /applications/queue/ (Swat): one sent "
+        "at the office and late, one under review, one waiting for the applicant's clearer "
+        "ID photo, one decided, one rejected and appealed (program.peshawar decides the "
+        "appeal: four eyes); enrol.swat applies for people at /applications/office/ and "
+        "reviews a village-name correction. Applicants see the timeline under My "
+        "applications, and every step reached them by SMS (/dev/outbox/)."
+    )
+    console.print(
         "QR ID: citizens see theirs under My QR ID; anyone can check one at /credentials/verify/ "
         f"(sample QR images in {settings.VAR_DIR / 'demo-qr'}); keys at "
         "/.well-known/rahdari-keys.json; enrol.swat issues, revokes and prints cards at "
@@ -934,3 +946,131 @@ def _ensure_documents() -> None:
                 actor=officer,
                 assisted=True,
             )
+
+
+def _demo_paper(person: Any, title: str) -> bytes:
+    """A drawn specimen of a paper (never a real document) as a JPEG."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    card = Image.new("RGB", (856, 540), (236, 240, 226))
+    draw = ImageDraw.Draw(card)
+    big, small = ImageFont.load_default(34), ImageFont.load_default(24)
+    draw.rectangle((0, 0, 856, 70), fill=(31, 111, 67))
+    draw.text((24, 16), f"RAHDARI DEMO — SPECIMEN {title.upper()}", fill="white", font=big)
+    draw.text((40, 130), str(person.full_name), fill="black", font=big)
+    draw.text((40, 190), f"{person.village or ''} {person.district.name}", fill="black", font=small)
+    draw.text((40, 440), "Not a real document", fill=(150, 30, 30), font=small)
+    out = io.BytesIO()
+    card.save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+def _ensure_applications() -> None:
+    """Applications of Swat in every step of the workflow, made the way people make them:
+    on the phone or at the office (enrol.swat, assisted), reviewed by program.mardan, an
+    appeal for program.peshawar (four eyes), a correction for enrol.swat, one step late."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rahdari.accounts.models import User
+    from rahdari.applications import services as applications
+    from rahdari.applications.models import Application
+    from rahdari.core.errors import ApplicationError
+    from rahdari.documents import selectors as papers
+    from rahdari.documents import services as documents
+    from rahdari.identity.selectors import persons_visible_to
+    from rahdari.programs.models import Program
+    from rahdari.registry.selectors import household_of_person
+
+    if Application.objects.exists():
+        return
+    names = ["enrol.swat", "program.mardan", "program.peshawar"]
+    users = {u.username: u for u in User.objects.filter(username__in=names)}
+    program = Program.objects.filter(code="cash-transfer", open=True).first()
+    if len(users) < len(names) or program is None:
+        return
+    enrol, reviewer = users["enrol.swat"], users["program.mardan"]
+    chosen: list[Any] = []
+    households: set[Any] = set()
+    swat = persons_visible_to(enrol).filter(status="active", district__name="Swat")
+    for person in swat.order_by("created_at")[:300]:
+        household = household_of_person(person)
+        if household is not None and household.pk not in households:
+            chosen.append(person)
+            households.add(household.pk)
+        if len(chosen) == 6:
+            break
+    if len(chosen) < 6:
+        return
+
+    def sent(person: Any, *, correction: dict[str, str] | None = None) -> Any:
+        own = person.account is not None
+        actor = person.account if own else enrol
+        draft = applications.application_start(
+            person=person,
+            kind="correction" if correction else "program",
+            program=None if correction else program,
+            actor=actor,
+        )
+        if correction:
+            applications.application_save(
+                application=draft, actor=actor, statement="", correction=correction
+            )
+        have = papers.latest_versions(person=person, kinds=["cnic_front", "cnic_back"])
+        for side in ("cnic_front", "cnic_back"):
+            if side not in have:
+                documents.document_upload(
+                    person=person,
+                    kind=side,
+                    data=_demo_paper(person, "ID card " + side[5:]),
+                    actor=actor,
+                    assisted=not own,
+                )
+        return applications.application_submit(application=draft, actor=actor)
+
+    try:
+        late = sent(chosen[0])
+        Application.objects.filter(pk=late.pk).update(
+            status_changed_at=timezone.now() - timedelta(days=5),
+            due_at=timezone.now() - timedelta(days=2),
+        )
+        applications.application_review_start(application=sent(chosen[1]), actor=reviewer)
+        waiting = applications.application_review_start(application=sent(chosen[2]), actor=reviewer)
+        applications.application_request_info(
+            application=waiting,
+            actor=reviewer,
+            reason=(
+                "The photo of the back of your ID card is not readable. "
+                "Please send a clearer photo."
+            ),
+        )
+        decided = applications.application_review_start(application=sent(chosen[3]), actor=reviewer)
+        try:
+            applications.application_decide(
+                application=decided, actor=reviewer, approve=True, reason="Papers and survey agree."
+            )
+        except ApplicationError as refused:  # the rules find this household better off
+            applications.application_decide(
+                application=decided, actor=reviewer, approve=False, reason=str(refused.message)
+            )
+        appealed = applications.application_review_start(
+            application=sent(chosen[4]), actor=reviewer
+        )
+        applications.application_decide(
+            application=appealed,
+            actor=reviewer,
+            approve=False,
+            reason="The survey found a salaried member; the household is above the cut-off.",
+        )
+        applications.application_appeal(
+            application=appealed,
+            actor=chosen[4].account or enrol,
+            grounds="My son lost his job at the factory in September; he earns nothing now.",
+        )
+        sent(chosen[5], correction={"village": "Saidu Sharif"})
+    except ApplicationError:
+        logger.exception("demo applications: a step was refused")
+

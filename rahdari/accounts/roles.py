@@ -39,6 +39,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "payments.manage_accounts",
             "documents.upload_documents",
             "documents.view_documents",
+            "applications.apply_on_behalf",
+            "applications.review_corrections",
         }
     ),
     # Program officers propose and approve rules and runs; the database refuses an
@@ -55,6 +57,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "programs.review_appeals",
             "payments.prepare_cycles",
             "payments.view_payments",
+            "applications.review_applications",
+            "documents.view_documents",
         }
     ),
     # Payment approvers approve cycles that program officers prepared (with TOTP).

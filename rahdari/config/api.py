@@ -14,6 +14,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
 from rahdari.accounts.api import router as accounts_router
+from rahdari.applications.api import router as applications_router
 from rahdari.core.api import router as core_router
 from rahdari.core.errors import ApplicationError, error_body
 from rahdari.credentials.api import router as credentials_router
@@ -105,3 +106,4 @@ api.add_router("/gateway", gateway_router)
 api.add_router("/ledger", ledger_router)
 api.add_router("/payments", payments_router)
 api.add_router("/documents", documents_router)
+api.add_router("/applications", applications_router)

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "rahdari.ledger",
     "rahdari.payments",
     "rahdari.documents",
+    "rahdari.applications",
     "oauth2_provider",
     "rahdari.gateway",
 ]

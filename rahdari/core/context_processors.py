@@ -28,6 +28,16 @@ def _operates_a_partner(user: Any) -> bool:
     return bool(partner.objects.filter(operators=user, active=True).exists())
 
 
+APPLICATION_PERMISSIONS = ("review_applications", "review_corrections", "apply_on_behalf")
+
+
+def _applications_home(user: Any) -> str:
+    reviews = user.has_perm("applications.review_applications") or user.has_perm(
+        "applications.review_corrections"
+    )
+    return "applications:queue" if reviews else "applications:office"
+
+
 def _nav(request: HttpRequest) -> list[NavItem]:
     user = request.user
     items = [NavItem(_("Home"), reverse("core:home"), "home")]
@@ -46,6 +56,7 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("My data sharing"), reverse("gateway:my_sharing"), "shield"))
         items.append(NavItem(_("My payments"), reverse("payments:me"), "cash"))
         items.append(NavItem(_("My documents"), reverse("documents:mine"), "book"))
+        items.append(NavItem(_("My applications"), reverse("applications:mine"), "check"))
         return items
     items.append(NavItem(_("Workspace"), reverse("accounts:workspace"), "desk"))
     if user.has_perm("accounts.operate_service_counter") and _operates_a_partner(user):
@@ -64,6 +75,8 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("Payments"), reverse("payments:list"), "cash"))
     if user.has_perm("documents.upload_documents") or user.has_perm("documents.view_documents"):
         items.append(NavItem(_("Documents"), reverse("documents:office"), "book"))
+    if any(user.has_perm(f"applications.{p}") for p in APPLICATION_PERMISSIONS):
+        items.append(NavItem(_("Applications"), reverse(_applications_home(user)), "check"))
     if user.has_perm("payments.manage_accounts"):
         items.append(NavItem(_("Payment accounts"), reverse("payments:accounts"), "cash"))
     if user.has_perm("payments.operate_cash_out"):
