@@ -561,6 +561,7 @@ def demo_province(*, citizens: int = 40, seed: int = 2026) -> list[DemoLogin]:
     _ensure_ledger()
     _ensure_documents()
     _ensure_applications()
+    _ensure_grievances(seed)
     return logins
 
 
@@ -824,6 +825,15 @@ def print_logins(logins: list[DemoLogin], console: Console) -> None:
         "applications, and every step reached them by SMS (/dev/outbox/)."
     )
     console.print(
+        "Grievances: anyone lodges and checks complaints at /grievances/ (phone number only, "
+        "or logged in). grievance.swat (Swat desk), grievance.malakand (Malakand cell) and "
+        "grievance.mardan (Mardan desk), with the staff password, work the queue at "
+        "/grievances/desk/ and the dashboard at /grievances/desk/dashboard/: a new complaint "
+        "in Pashto, one answered and rated, one reopened, one escalated to the cell, a "
+        "whistle-blower's report, and a deduction report that counts against the agent on "
+        "the fraud review."
+    )
+    console.print(
         "QR ID: citizens see theirs under My QR ID; anyone can check one at /credentials/verify/ "
         f"(sample QR images in {settings.VAR_DIR / 'demo-qr'}); keys at "
         "/.well-known/rahdari-keys.json; enrol.swat issues, revokes and prints cards at "
@@ -1074,3 +1084,134 @@ def _ensure_applications() -> None:
     except ApplicationError:
         logger.exception("demo applications: a step was refused")
 
+
+def _ensure_grievances(seed: int) -> None:
+    """Grievance desks for every district, division and the province, with officers on
+    the Swat desk (grievance.swat), the Malakand cell (grievance.malakand) and the Mardan
+    desk (grievance.mardan); complaints of Swat in every state: a new one in Pashto from a
+    phone only, one answered and rated, one reopened, one escalated for lack of an
+    answer, a whistle-blower's report at the cell, and a deduction complaint that
+    disputes a confirmed cash-out (one more report against the agent on the fraud review).
+    Skipped once any complaint exists."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from rahdari.accounts.models import User
+    from rahdari.accounts.roles import Role
+    from rahdari.accounts.services import staff_create
+    from rahdari.core.errors import ApplicationError
+    from rahdari.grievances import services as grievances
+    from rahdari.grievances.models import Complaint, Desk
+    from rahdari.payments.models import CashOut
+
+    grievances.desks_setup(actor=None)
+    officers: dict[str, Any] = {}
+    for username, name, area, level in [
+        ("grievance.swat", "Gulalai Afridi", "Swat", 1),
+        ("grievance.malakand", "Sana Yousafzai", "Malakand", 2),
+        ("grievance.mardan", "", "Mardan", 1),
+    ]:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = staff_create(
+                username=username,
+                full_name=name,
+                password=demo_password(),
+                roles=[Role.GRIEVANCE_OFFICER],
+                districts=list(District.objects.filter(name=area)),
+                actor=None,
+            )
+        desk = Desk.objects.get(level=level, area=area)
+        if not desk.officers.filter(pk=user.pk).exists():
+            grievances.desk_officer_add(desk=desk, officer=user, actor=None)
+        officers[username] = user
+    if Complaint.objects.exists():
+        return
+    swat, mardan = District.objects.get(name="Swat"), District.objects.get(name="Mardan")
+    officer = officers["grievance.swat"]
+
+    def lodge(**fields: Any) -> Any:
+        defaults: dict[str, Any] = {
+            "language": "ps",
+            "channel": "web_phone",
+            "actor": None,
+            "district": swat,
+        }
+        return grievances.complaint_lodge(**{**defaults, **fields})
+
+    try:
+        lodge(
+            category="payment_not_received",
+            text="زما د اکتوبر قسط په جاز کیش والټ کې نه دی راغلی.",
+            phone="+923451110001",
+            complainant_name="Bakht Bibi",
+        )
+        answered = lodge(
+            category="qr_id_problem",
+            text="My QR card does not scan at the Saidu hospital counter.",
+            phone="+923451110002",
+            language="ur",
+            channel="sms",
+        )
+        grievances.complaint_take(complaint=answered, actor=officer)
+        grievances.complaint_note_add(
+            complaint=answered, actor=officer, note="Card printed before the key rotation."
+        )
+        answered = grievances.complaint_resolve(
+            complaint=answered,
+            actor=officer,
+            outcome="fixed",
+            resolution="A new card is ready at the Mingora office; bring your CNIC.",
+        )
+        grievances.complaint_rate(complaint=answered, rating=4, actor=None)
+        reopened = lodge(
+            category="data_correction",
+            text="My father's name is spelt wrong on my record.",
+            phone="+923451110003",
+            channel="call",
+            actor=officer,
+        )
+        reopened = grievances.complaint_resolve(
+            complaint=reopened,
+            actor=officer,
+            outcome="referred",
+            resolution="Sent to the enrolment office for a correction.",
+        )
+        grievances.complaint_reopen(
+            complaint=reopened, reason="Nobody from the office called me.", actor=None
+        )
+        lodge(
+            category="agent_deduction",
+            text="د کمپ اجنټ زما له قسط نه پنځه سوه روپۍ واخیستې.",
+            phone="+923451110004",
+        )
+        lodge(
+            category="misconduct",
+            text="A clerk at the tehsil office asked for Rs 2,000 to add our household.",
+            phone="+923451110005",
+            district=mardan,
+            language="ur",
+        )
+        # Nobody answered the deduction complaint in time: the worker escalates it.
+        grievances.complaints_escalate_overdue(now=timezone.now() + timedelta(days=6))
+        confirmed = (
+            CashOut.objects.filter(status=CashOut.Status.CONFIRMED)
+            .select_related("person")
+            .order_by("created_at")
+            .first()
+        )
+        if confirmed is not None and confirmed.person.mobile:
+            lodge(
+                category="agent_deduction",
+                text="I said yes in front of the agent, but he kept Rs 500.",
+                phone=str(confirmed.person.mobile),
+                person=confirmed.person,
+                cash_out=confirmed,
+                amount_received=confirmed.amount_due - 500,
+                actor=officers["grievance.swat"],
+                channel="office",
+                language="ur",
+            )
+    except ApplicationError:
+        logger.exception("demo grievances: a step was refused")

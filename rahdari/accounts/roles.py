@@ -37,6 +37,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "registry.view_household_data",
             "registry.change_household_data",
             "payments.manage_accounts",
+            "grievances.lodge_for_others",
             "documents.upload_documents",
             "documents.view_documents",
             "applications.apply_on_behalf",
@@ -68,6 +69,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.GRIEVANCE_OFFICER: frozenset(
         {
             "accounts.handle_grievances",
+            "grievances.handle_complaints",
+            "grievances.lodge_for_others",
             "accounts.view_citizen_account",
             "registry.view_household_data",
             "programs.review_appeals",
@@ -84,6 +87,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
             "core.view_audit_log",
             "core.view_outbox",
             "core.manage_keys",
+            "grievances.manage_desks",
             "gateway.manage_partners",
             "registry.view_household_data",
             "registry.change_household_data",

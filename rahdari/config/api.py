@@ -20,6 +20,7 @@ from rahdari.core.errors import ApplicationError, error_body
 from rahdari.credentials.api import router as credentials_router
 from rahdari.documents.api import router as documents_router
 from rahdari.gateway.api import router as gateway_router
+from rahdari.grievances.api import router as grievances_router
 from rahdari.identity.api import router as identity_router
 from rahdari.ledger.api import router as ledger_router
 from rahdari.payments.api import router as payments_router
@@ -106,4 +107,5 @@ api.add_router("/gateway", gateway_router)
 api.add_router("/ledger", ledger_router)
 api.add_router("/payments", payments_router)
 api.add_router("/documents", documents_router)
+api.add_router("/grievances", grievances_router)
 api.add_router("/applications", applications_router)

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "rahdari.ledger",
     "rahdari.payments",
     "rahdari.documents",
+    "rahdari.grievances",
     "rahdari.applications",
     "oauth2_provider",
     "rahdari.gateway",
@@ -448,6 +449,16 @@ RAHDARI_SMS_SENDER = env.str(
 )
 # Messages one number may send to the platform in an hour before the rest are refused.
 RAHDARI_SMS_INBOUND_LIMIT = env.int("RAHDARI_SMS_INBOUND_LIMIT", default=20)
+
+# --- Grievances ------------------------------------------------------------
+# Complaints one phone number may lodge in an hour (flooding), and status lookups one
+# client may try in a minute (guessing numbers).
+RAHDARI_GRIEVANCE_LODGE_LIMIT = env.int("RAHDARI_GRIEVANCE_LODGE_LIMIT", default=5)
+RAHDARI_GRIEVANCE_STATUS_LIMIT = env.int("RAHDARI_GRIEVANCE_STATUS_LIMIT", default=10)
+# A voice note is at most this big (about five minutes of phone-quality audio).
+RAHDARI_GRIEVANCE_VOICE_MAX_BYTES = env.int(
+    "RAHDARI_GRIEVANCE_VOICE_MAX_BYTES", default=5 * 1024 * 1024
+)
 
 # --- Logging: never personal data -------------------------------------------
 LOGGING = {

@@ -75,6 +75,7 @@ urlpatterns = [
     path("programs/", include("rahdari.programs.urls")),
     path("payments/", include("rahdari.payments.urls")),
     path("documents/", include("rahdari.documents.urls")),
+    path("grievances/", include("rahdari.grievances.urls")),
     path("applications/", include("rahdari.applications.urls")),
     path("credentials/", include("rahdari.credentials.urls")),
     path("eligibility/", include("rahdari.programs.selfassess_urls")),

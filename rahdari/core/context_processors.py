@@ -45,6 +45,7 @@ def _nav(request: HttpRequest) -> list[NavItem]:
     items.append(NavItem(_("Services"), reverse("gateway:catalog"), "hospital"))
     if not user.is_authenticated or user.is_citizen:
         items.append(NavItem(_("Am I eligible?"), reverse("selfassess:start"), "check"))
+        items.append(NavItem(_("Complaints"), reverse("grievances:home"), "message"))
     if settings.DEBUG:
         items.append(NavItem(_("Outbox (demo)"), reverse("core:outbox"), "message"))
     if not user.is_authenticated:
@@ -81,6 +82,10 @@ def _nav(request: HttpRequest) -> list[NavItem]:
         items.append(NavItem(_("Payment accounts"), reverse("payments:accounts"), "cash"))
     if user.has_perm("payments.operate_cash_out"):
         items.append(NavItem(_("Cash-out"), reverse("payments:agent"), "qr"))
+    if user.has_perm("grievances.handle_complaints"):
+        items.append(NavItem(_("Grievance desk"), reverse("grievances:desk"), "message"))
+    elif user.has_perm("grievances.lodge_for_others"):
+        items.append(NavItem(_("Lodge a complaint"), reverse("grievances:office_lodge"), "message"))
     if user.has_perm("payments.view_payments"):
         items.append(NavItem(_("Fraud review"), reverse("payments:fraud"), "shield"))
     if user.has_perm("core.view_audit_log"):

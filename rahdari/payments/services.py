@@ -1664,3 +1664,53 @@ def cash_out_sms_handler(phone: str, text: str) -> Reply | None:
         language=_language_of(cash_out.person),
         params=params,
     )
+
+
+def cash_out_dispute(
+    *, cash_out: CashOut, amount_received: int, via: str, actor: User | None
+) -> CashOut:
+    """A deduction reported after the cash-out check (a complaint to the grievance desk,
+    also when she had first confirmed): the cash-out is disputed with the amount she
+    says she got, and counts against the agent in the fraud review. Audited."""
+    if amount_received < 0:
+        raise ApplicationError(_("An amount cannot be negative."), code="invalid_amount")
+    with transaction.atomic():
+        live = CashOut.objects.select_for_update().get(pk=cash_out.pk)
+        if live.status not in (CashOut.Status.HANDED_OVER, CashOut.Status.CONFIRMED):
+            raise Conflict(
+                _("This cash-out cannot be reported: no cash was recorded as handed over."),
+                code="not_handed_over",
+            )
+        if amount_received >= live.amount_due:
+            raise ApplicationError(
+                _("This is the full amount due: there was no deduction."),
+                code="no_deduction",
+                fields={"amount_received": [_("Enter the amount you actually received.")]},
+            )
+        previous = live.status
+        live.status = CashOut.Status.DISPUTED
+        live.amount_confirmed = amount_received
+        live.confirmed_at = live.confirmed_at or timezone.now()
+        live.confirmed_via = via[:8]
+        live.save(
+            update_fields=[
+                "status",
+                "amount_confirmed",
+                "confirmed_at",
+                "confirmed_via",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            actor=actor,
+            action="payments.cash_out_disputed",
+            subject=live,
+            changes={
+                "amount_due": live.amount_due,
+                "amount_handed": live.amount_handed,
+                "amount_confirmed": amount_received,
+                "previous_status": previous,
+                "via": via,
+            },
+        )
+    return live
