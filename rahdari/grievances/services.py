@@ -31,7 +31,7 @@ from rahdari.core.errors import ApplicationError, Conflict, Forbidden, NotFound
 from rahdari.core.inbound import Reply
 from rahdari.core.keyring import blind_index
 from rahdari.core.models import District
-from rahdari.core.notifications import notification_send, register_templates
+from rahdari.core.notifications import notification_send, register_templates, render
 from rahdari.core.ratelimit import rate_limit
 from rahdari.core.validators import clean_mobile
 from rahdari.documents import services as documents
@@ -394,7 +394,7 @@ def complaint_lodge(
     if cash_out is not None:
         if person is None or cash_out.person_id != person.pk:
             raise NotFound(_("There is no such cash-out."), code="no_cash_out")
-        if amount_received is None:
+        if amount_received is None and cash_out.status != CashOut.Status.DISPUTED:
             raise _invalid(
                 "amount_required",
                 _("Enter the amount you actually received."),
@@ -487,6 +487,45 @@ def complaint_lodge(
             storage.discard(written)
         raise
     return complaint
+
+
+register_templates(
+    {
+        "grievances.deduction_text": gettext_noop(
+            "At the cash-out I received Rs {received} instead of Rs {due}."
+        ),
+    }
+)
+
+
+def complaint_from_deduction(cash_out: CashOut, actor: User | None) -> Complaint | None:
+    """Her deduction report at the cash-out check (SMS reply or her web page) becomes a
+    complaint to the district desk in the same step, linked to the cash-out (already
+    disputed by payments) — once per cash-out. Registered with payments at start-up."""
+    person = cash_out.person
+    if not person.mobile or Complaint.objects.filter(cash_out=cash_out).exists():
+        return None
+    language = (
+        str(getattr(person.account, "preferred_language", "") or "ur")
+        if person.account_id
+        else "ur"
+    )
+    text = render(
+        "grievances.deduction_text",
+        language,
+        received=f"{cash_out.amount_confirmed or 0:,}",
+        due=f"{cash_out.amount_due:,}",
+    )
+    return complaint_lodge(
+        category=rules.AGENT_DEDUCTION,
+        text=text,
+        phone=str(person.mobile),
+        language=language,
+        channel=Channel.SMS if cash_out.confirmed_via == "sms" else Channel.WEB,
+        actor=actor,
+        person=person,
+        cash_out=cash_out,
+    )
 
 
 def _attach(*, person: Person | None, data: bytes, actor: User | None, assisted: bool) -> Any:

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import uuid as uuid_module
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -1578,12 +1578,35 @@ def _wallet_cash_out_debit(*, cash_out: CashOut, amount: int) -> None:
         )
 
 
+DeductionListener = Callable[[CashOut, User | None], object]
+_DEDUCTION_LISTENERS: list[DeductionListener] = []
+
+
+def register_deduction_listener(listener: DeductionListener) -> None:
+    """Apps that act on a deduction report register here at start-up (the grievance
+    desk opens a complaint for it): payments must not import them."""
+    if listener not in _DEDUCTION_LISTENERS:
+        _DEDUCTION_LISTENERS.append(listener)
+
+
+def _tell_deduction_listeners(cash_out: CashOut, actor: User | None) -> None:
+    """Each listener in its own savepoint: the deduction report itself stands even when
+    a listener refuses (e.g. her phone's complaint limit), which is logged."""
+    for listener in _DEDUCTION_LISTENERS:
+        try:
+            with transaction.atomic():
+                listener(cash_out, actor)
+        except ApplicationError as refused:
+            logger.warning("deduction listener refused: %s", refused.code)
+
+
 def cash_out_confirm(
     *, cash_out: CashOut, amount_received: int, via: str, actor: User | None
 ) -> CashOut:
     """The beneficiary says how much she got (SMS reply, her web page, or an officer who
     heard her). Less than the agent recorded — or less than due — is a deduction report:
-    the cash-out is disputed and counts against the agent in the fraud review."""
+    the cash-out is disputed and counts against the agent in the fraud review, and the
+    registered listeners act on it (the grievance desk opens a complaint)."""
     if amount_received < 0:
         raise ApplicationError(_("An amount cannot be negative."), code="invalid_amount")
     with transaction.atomic():
@@ -1617,6 +1640,8 @@ def cash_out_confirm(
                 "via": via,
             },
         )
+        if short:  # her deduction report is also a complaint, in the same step
+            _tell_deduction_listeners(live, actor)
     return live
 
 

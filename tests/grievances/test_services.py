@@ -477,3 +477,31 @@ def test_a_deduction_of_nothing_is_refused_and_leaves_the_cash_out_alone(
     assert full.value.code == "no_deduction" and "amount_received" in full.value.fields
     cash_out.refresh_from_db()
     assert cash_out.status == "handed_over" and not Complaint.objects.exists()
+
+
+def test_a_deduction_reported_at_the_cash_out_check_is_a_complaint_in_one_step(
+    desks: dict[str, Desk], handed_over: dict[str, Any]
+) -> None:
+    """She answers the cash-out check with less than she was due (SMS or web): the cash-out
+    is disputed and a complaint to the Swat desk is opened for it in the same step, with
+    the amounts in her words and its number sent to her; once per cash-out."""
+    person, cash_out = handed_over["person"], handed_over["cash_out"]
+    disputed = payments.cash_out_confirm(
+        cash_out=cash_out, amount_received=12_000, via="sms", actor=None
+    )
+    assert disputed.status == "disputed"
+    complaint = Complaint.objects.get(cash_out=disputed)
+    assert complaint.category == "agent_deduction" and complaint.channel == "sms"
+    assert complaint.person == person and complaint.desk.level == 1
+    assert "12,000" in complaint.text and "13,500" in complaint.text
+    assert services.complaint_from_deduction(disputed, None) is None  # not twice
+    assert Complaint.objects.filter(cash_out=disputed).count() == 1
+
+
+def test_a_full_confirmation_opens_no_complaint(
+    desks: dict[str, Desk], handed_over: dict[str, Any]
+) -> None:
+    payments.cash_out_confirm(
+        cash_out=handed_over["cash_out"], amount_received=13_500, via="web", actor=None
+    )
+    assert not Complaint.objects.exists()
