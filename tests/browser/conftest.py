@@ -93,7 +93,20 @@ def watch_problems(tab: Page) -> list[str]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server: Any, transactional_db: None) -> Iterator[Page]:
+def seeded_programs(transactional_db: None) -> None:
+    """The programs the migration loads, again if an earlier transactional test's flush
+    emptied them (browser tests run in any order)."""
+    from rahdari.programs.models import Program
+    from rahdari.programs.services import programs_seed
+
+    if not Program.objects.exists():
+        programs_seed()
+
+
+@pytest.fixture
+def page(
+    browser: Browser, live_server: Any, transactional_db: None, seeded_programs: None
+) -> Iterator[Page]:
     """A fresh context (cookies, storage) per test, English browser, base URL of the server.
 
     Fails the test on any console error (a CSP violation, a missing asset, a script
