@@ -102,6 +102,21 @@ def applications_in_full(person: Person) -> QuerySet[Application]:
     return _base().filter(person=person).order_by("-created_at")
 
 
+def application_of_person(
+    *, person: Person, application_id: Any = None, number: str = ""
+) -> Application:
+    """One of her applications, by id or by the number she reads out (a complaint names it)."""
+    found = Application.objects.select_related("program").filter(person=person)
+    if application_id:
+        found = found.filter(pk=application_id)
+    else:
+        found = found.filter(number=normalise_tracking_number(number) or "-")
+    application = found.first()
+    if application is None:
+        raise NotFound(_("There is no such application."), code="no_application")
+    return application
+
+
 def application_of_applicant(*, user: User, application_id: Any) -> Application:
     """Her own application (as a citizen) or, for an officer who applies on people's
     behalf, one of a person of her districts."""

@@ -97,6 +97,14 @@ class LodgeForm(forms.Form):
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
 
+    application = forms.ChoiceField(label=_("Which application?"), required=False)
+    application_number = forms.CharField(
+        label=_("Application number (if about an application)"),
+        max_length=20,
+        required=False,
+        help_text=_("The 10 digits from the application's SMS. Needs the Rahdari number."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off", "dir": "ltr"}),
+    )
     payment_reference = forms.CharField(
         label=_("Payment reference (if about a payment)"),
         max_length=32,
@@ -111,6 +119,7 @@ class LodgeForm(forms.Form):
         mode: str,
         payments: list[tuple[str, Any]] | None = None,
         cash_outs: list[tuple[str, Any]] | None = None,
+        applications: list[tuple[str, Any]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -122,7 +131,14 @@ class LodgeForm(forms.Form):
         else:
             del self.fields["payment"], self.fields["cash_out"], self.fields["amount_received"]
         if mode != "office":
-            del self.fields["payment_reference"]
+            del self.fields["payment_reference"], self.fields["application_number"]
+        if mode != "citizen":
+            del self.fields["application"]
+        else:
+            cast(forms.ChoiceField, self.fields["application"]).choices = [
+                ("", _("Not about an application")),
+                *(applications or []),
+            ]
         if mode == "public":
             for name in ("program", "attachment", "channel", "rahdari_number"):
                 del self.fields[name]

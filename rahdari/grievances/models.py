@@ -131,6 +131,13 @@ class Complaint(PublicModel):
     cash_out = models.ForeignKey(
         "payments.CashOut", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    application = models.ForeignKey(
+        "applications.Application",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["due_at"]

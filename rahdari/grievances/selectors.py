@@ -11,10 +11,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, Prefetch, Q, QuerySet
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from rahdari.accounts.models import User
+from rahdari.applications import selectors as applications
+from rahdari.applications import services as applications_services
+from rahdari.applications.models import Application
 from rahdari.core import tracking
 from rahdari.core.errors import ApplicationError, NotFound
 from rahdari.core.keyring import blind_index
@@ -279,6 +284,48 @@ def payment_of_person_by_reference(*, person: Person, reference: str) -> Payment
     if payment is None:
         raise NotFound(_("She has no payment with this reference."), code="no_payment")
     return payment
+
+
+def applications_of_person(person: Person) -> list[Application]:
+    return list(applications.applications_of(person)[:50])
+
+
+def application_of_person(
+    *, person: Person, application_id: Any = None, number: str = ""
+) -> Application:
+    return applications.application_of_person(
+        person=person, application_id=application_id, number=number
+    )
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    """The application a complaint is about, as the desk sees it: its number, what it is
+    for, where it stands and since when; a link to it for an officer who reviews it."""
+
+    number: str
+    what: str
+    status: str
+    status_label: str
+    status_since: Any
+    due_at: Any
+    review_url: str
+
+
+def application_view(complaint: Complaint, user: User) -> ApplicationView | None:
+    application = complaint.application
+    if application is None:
+        return None
+    may_review = applications_services.may_review(user, application)
+    return ApplicationView(
+        number=tracking.format_tracking_number(application.number),
+        what=applications_services.what_of(application, get_language() or "ur"),
+        status=application.status,
+        status_label=str(application.get_status_display()),
+        status_since=application.status_changed_at,
+        due_at=application.due_at,
+        review_url=reverse("applications:review", args=[application.pk]) if may_review else "",
+    )
 
 
 def cash_out_of_person(*, person: Person, cash_out_id: Any) -> CashOut:

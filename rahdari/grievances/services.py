@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from rahdari.accounts.models import User
+from rahdari.applications.models import Application
 from rahdari.core import tracking
 from rahdari.core.audit import audit_record, audit_record_read
 from rahdari.core.errors import ApplicationError, Conflict, Forbidden, NotFound
@@ -360,6 +361,7 @@ def complaint_lodge(
     cash_out: CashOut | None = None,
     program: Program | None = None,
     amount_received: int | None = None,
+    application: Application | None = None,
 ) -> Complaint:
     """Lodge a complaint and route it to its first desk with its deadline.
 
@@ -391,6 +393,8 @@ def complaint_lodge(
         )
     if payment is not None and (person is None or payment.person_id != person.pk):
         raise NotFound(_("There is no such payment."), code="no_payment")
+    if application is not None and (person is None or application.person_id != person.pk):
+        raise NotFound(_("There is no such application."), code="no_application")
     if cash_out is not None:
         if person is None or cash_out.person_id != person.pk:
             raise NotFound(_("There is no such cash-out."), code="no_cash_out")
@@ -458,6 +462,7 @@ def complaint_lodge(
                 appeal=appeal,
                 payment=payment,
                 cash_out=cash_out,
+                application=application,
                 **voice_fields,
             )
             for data in attachments:
@@ -479,6 +484,7 @@ def complaint_lodge(
                     appeal=str(appeal.pk) if appeal else None,
                     payment=payment.key if payment else None,
                     cash_out=str(cash_out.pk) if cash_out else None,
+                    application=application.number if application else None,
                 ),
             )
             _tell(complaint, "grievances.lodged", actor, date=_date(complaint.due_at))

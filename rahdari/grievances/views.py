@@ -192,12 +192,22 @@ def lodge(request: HttpRequest) -> HttpResponse:
     mode, user, person = _mode_of(request)
     payments, cash_outs = _citizen_choices(person)
     if request.method == "GET":
-        form = LodgeForm(mode=mode, payments=payments, cash_outs=cash_outs)
+        form = LodgeForm(
+            mode=mode,
+            payments=payments,
+            cash_outs=cash_outs,
+            applications=_application_choices(person),
+        )
         return render(request, "grievances/lodge.html", _lodge_context(request, form, mode, person))
     try:
         uploads.prepare(request)
     except ApplicationError as error:  # refused before the body is read: nothing changes
-        form = LodgeForm(mode=mode, payments=payments, cash_outs=cash_outs)
+        form = LodgeForm(
+            mode=mode,
+            payments=payments,
+            cash_outs=cash_outs,
+            applications=_application_choices(person),
+        )
         form.add_error(None, str(error.message))
         return render(
             request,
@@ -217,7 +227,14 @@ def _lodge_post(
     payments: list[Any],
     cash_outs: list[Any],
 ) -> HttpResponse:
-    form = LodgeForm(request.POST, request.FILES, mode=mode, payments=payments, cash_outs=cash_outs)
+    form = LodgeForm(
+        request.POST,
+        request.FILES,
+        mode=mode,
+        payments=payments,
+        cash_outs=cash_outs,
+        applications=_application_choices(person),
+    )
     status = 200
     if form.is_valid():
         data = form.cleaned_data
@@ -238,6 +255,7 @@ def _lodge_post(
                 cash_out=_citizen_cash_out(person, data.get("cash_out")),
                 program=data.get("program"),
                 amount_received=data.get("amount_received"),
+                application=_citizen_application(person, data.get("application")),
             )
         except ApplicationError as error:
             _apply_error(form, error)
@@ -262,6 +280,21 @@ def _citizen_payment(person: Person | None, payment_id: str | None) -> Any:
     if person is None or not payment_id:
         return None
     return selectors.payment_of_person(person=person, payment_id=payment_id)
+
+
+def _citizen_application(person: Person | None, application_id: str | None) -> Any:
+    if person is None or not application_id:
+        return None
+    return selectors.application_of_person(person=person, application_id=application_id)
+
+
+def _application_choices(person: Person | None) -> list[tuple[str, str]]:
+    if person is None:
+        return []
+    return [
+        (str(a.pk), f"{tracking.format_tracking_number(a.number)} — {a.get_status_display()}")
+        for a in selectors.applications_of_person(person)
+    ]
 
 
 def _citizen_cash_out(person: Person | None, cash_out_id: str | None) -> Any:
@@ -422,6 +455,7 @@ def _detail_context(user: User, complaint: Complaint) -> dict[str, Any]:
         "events": selectors.events_all(complaint),
         "attachments": [] if complaint.identity_protected else selectors.attachments_of(complaint),
         "payment_view": selectors.payment_view(complaint),
+        "application_view": selectors.application_view(complaint, user),
         "may_act": selectors.may_act_on(user, complaint),
         "overdue": rules.is_overdue(complaint.status, complaint.due_at, timezone.now()),
         "is_open": complaint.status in rules.OPEN_STATUSES,
@@ -606,6 +640,19 @@ def _office_lodge_post(request: HttpRequest, user: User) -> HttpResponse:
                 payment = selectors.payment_of_person_by_reference(
                     person=person, reference=data["payment_reference"]
                 )
+            application = None
+            if data["application_number"]:
+                if person is None:
+                    raise ApplicationError(
+                        _("Give her Rahdari number to link an application."),
+                        code="person_required",
+                        fields={
+                            "rahdari_number": [_("Give her Rahdari number to link an application.")]
+                        },
+                    )
+                application = selectors.application_of_person(
+                    person=person, number=data["application_number"]
+                )
             complaint = services.complaint_lodge(
                 category=data["category"],
                 text=data["text"],
@@ -620,10 +667,13 @@ def _office_lodge_post(request: HttpRequest, user: User) -> HttpResponse:
                 attachments=[a for a in [_file(request, "attachment")] if a],
                 program=data.get("program"),
                 payment=payment,
+                application=application,
             )
         except ApplicationError as error:
             if error.code == "no_payment":
                 form.add_error("payment_reference", str(error.message))
+            elif error.code == "no_application":
+                form.add_error("application_number", str(error.message))
             elif error.code == "no_person":
                 form.add_error("rahdari_number", str(error.message))
             else:

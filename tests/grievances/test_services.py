@@ -505,3 +505,25 @@ def test_a_full_confirmation_opens_no_complaint(
         cash_out=handed_over["cash_out"], amount_received=13_500, via="web", actor=None
     )
     assert not Complaint.objects.exists()
+
+
+def test_a_complaint_links_only_her_own_application(
+    desks: dict[str, Desk], enrolled_payee: Callable[..., Person], make_staff: Callable[..., Any]
+) -> None:
+    from rahdari.applications import services as applications
+
+    officer = make_staff(Role.ENROLMENT_OFFICER, ["Swat"])
+    person, other = enrolled_payee(), enrolled_payee()
+    hers = applications.application_start(
+        person=person, kind="correction", program=None, actor=officer
+    )
+    theirs = applications.application_start(
+        person=other, kind="correction", program=None, actor=officer
+    )
+    with pytest.raises(NotFound) as refused:
+        lodge(category="other", person=person, application=theirs, phone=str(person.mobile))
+    assert refused.value.code == "no_application" and not Complaint.objects.exists()
+    complaint = lodge(category="other", person=person, application=hers, phone=str(person.mobile))
+    assert complaint.application == hers
+    entry = AuditEntry.objects.get(action="grievances.complaint_lodged")
+    assert entry.changes["application"] == hers.number

@@ -399,3 +399,48 @@ def test_a_caller_reads_out_her_payment_reference_and_the_desk_sees_the_ledger(
     html = page.content.decode()
     assert 'data-link="payment"' in html and payment.key in html
     assert 'data-table="ledger"' in html and 'data-payment-status="paid"' in html
+
+
+def test_a_caller_names_her_application_and_the_desk_sees_where_it_stands(
+    desks: dict[str, Desk],
+    enrolled_payee: Callable[..., Any],
+    swat_officer: Any,
+    make_staff: Callable[..., Any],
+) -> None:
+    """"My application has waited for weeks": the officer at the desk links it by the
+    number she reads out (only hers can be linked), and the desk sees its status."""
+    from rahdari.applications import services as applications
+    from rahdari.programs.models import Program
+
+    person = enrolled_payee()
+    officer = make_staff(Role.ENROLMENT_OFFICER, ["Swat"])
+    application = applications.application_start(
+        person=person,
+        kind="program",
+        program=Program.objects.get(code="cash-transfer"),
+        actor=officer,
+    )
+    other = enrolled_payee()
+    theirs = applications.application_start(
+        person=other, kind="correction", program=None, actor=officer
+    )
+    client = logged_in(officer)
+    data = _lodge_data(
+        rahdari_number=str(person.rahdari_number),
+        channel="call",
+        phone=str(person.mobile),
+        text="She applied weeks ago and has heard nothing since.",
+        category="other",
+    )
+    wrong = client.post("/grievances/desk/new/", {**data, "application_number": theirs.number})
+    assert "There is no such application." in wrong.content.decode()
+    assert not Complaint.objects.exists()
+    spoken = " ".join([application.number[:4], application.number[4:8], application.number[8:]])
+    done = client.post("/grievances/desk/new/", {**data, "application_number": spoken})
+    assert done.status_code == 302
+    complaint = Complaint.objects.get()
+    assert complaint.application == application
+    html = logged_in(swat_officer).get(reverse("grievances:complaint", args=[complaint.pk]))
+    page = html.content.decode()
+    assert 'data-link="application"' in page and 'data-application-status="draft"' in page
+    assert spoken in page
