@@ -69,15 +69,6 @@ class AppealForm(forms.Form):
     )
 
 
-class PersonFindForm(forms.Form):
-    rahdari_number = forms.CharField(
-        label=_("Rahdari number"),
-        max_length=20,
-        help_text=_("The 12 digits on her card or QR."),
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
-    )
-
-
 STATUS_CHOICES = [
     ("pending", _("Waiting for an officer")),
     *[(s.value, s.label) for s in ApplicationStatus if s != ApplicationStatus.DRAFT],

@@ -33,7 +33,6 @@ from rahdari.applications.forms import (
     AppealForm,
     BulkForm,
     CorrectionForm,
-    PersonFindForm,
     QueueFilterForm,
     ReasonForm,
     StatementForm,
@@ -44,7 +43,7 @@ from rahdari.core.http import is_verified, render_page
 from rahdari.core.tracking import format_tracking_number
 from rahdari.documents import selectors as documents
 from rahdari.documents import uploads
-from rahdari.documents.forms import KIND_HELP, KIND_PICTURE, UploadForm
+from rahdari.documents.forms import KIND_HELP, KIND_PICTURE, PersonFindForm, UploadForm
 from rahdari.documents.models import DocumentKind
 from rahdari.documents.views import receive_upload, refused_upload_form
 from rahdari.identity.models import Person
@@ -85,15 +84,19 @@ def mine(request: HttpRequest) -> HttpResponse:
     return _mine_page(request, person)
 
 
-def _mine_page(request: HttpRequest, person: Person | None) -> HttpResponse:
-    context = {
+def _choices_context(person: Person | None) -> dict[str, Any]:
+    """Her applications and what she may apply for (her page and the office's)."""
+    return {
         "person": person,
         "applications": list(selectors.applications_of(person)) if person else [],
         "programs": selectors.open_programs(_language()),
         "names": selectors.program_names(_language()),
         "papers": _paper_labels(),
     }
-    return render(request, "applications/mine.html", context)
+
+
+def _mine_page(request: HttpRequest, person: Person | None) -> HttpResponse:
+    return render(request, "applications/mine.html", _choices_context(person))
 
 
 def _paper_labels() -> dict[str, str]:
@@ -337,15 +340,7 @@ def office(request: HttpRequest) -> HttpResponse:
                 for problem in problems:
                     form.add_error(name if name in form.fields else None, problem)
             form.add_error(None, str(error.message))
-    context = {
-        "form": form,
-        "person": person,
-        "applications": list(selectors.applications_of(person)) if person else [],
-        "programs": selectors.open_programs(_language()),
-        "names": selectors.program_names(_language()),
-        "papers": _paper_labels(),
-    }
-    return render(request, "applications/office.html", context)
+    return render(request, "applications/office.html", {"form": form, **_choices_context(person)})
 
 
 # --------------------------------------------------------------------------- officers

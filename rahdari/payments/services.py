@@ -1600,6 +1600,40 @@ def _tell_deduction_listeners(cash_out: CashOut, actor: User | None) -> None:
             logger.warning("deduction listener refused: %s", refused.code)
 
 
+def _cash_out_answered(
+    live: CashOut,
+    *,
+    status: str,
+    amount_received: int,
+    via: str,
+    actor: User | None,
+    previous_status: str | None = None,
+) -> None:
+    """Record what she says she got (confirmed, or disputed: a deduction report), audited
+    as ``payments.cash_out_confirmed`` or ``payments.cash_out_disputed``."""
+    live.status = status
+    live.amount_confirmed = amount_received
+    live.confirmed_at = live.confirmed_at or timezone.now()
+    live.confirmed_via = via[:8]
+    live.save(
+        update_fields=["status", "amount_confirmed", "confirmed_at", "confirmed_via", "updated_at"]
+    )
+    changes: dict[str, Any] = {
+        "amount_due": live.amount_due,
+        "amount_handed": live.amount_handed,
+        "amount_confirmed": amount_received,
+        "via": via,
+    }
+    if previous_status is not None:
+        changes["previous_status"] = previous_status
+    audit_record(
+        actor=actor,
+        action=f"payments.cash_out_{status}",
+        subject=live,
+        changes=changes,
+    )
+
+
 def cash_out_confirm(
     *, cash_out: CashOut, amount_received: int, via: str, actor: User | None
 ) -> CashOut:
@@ -1616,29 +1650,12 @@ def cash_out_confirm(
                 _("This cash-out is not waiting for confirmation."), code="not_handed_over"
             )
         short = amount_received < (live.amount_handed or 0) or amount_received < live.amount_due
-        live.status = CashOut.Status.DISPUTED if short else CashOut.Status.CONFIRMED
-        live.amount_confirmed = amount_received
-        live.confirmed_at = timezone.now()
-        live.confirmed_via = via[:8]
-        live.save(
-            update_fields=[
-                "status",
-                "amount_confirmed",
-                "confirmed_at",
-                "confirmed_via",
-                "updated_at",
-            ]
-        )
-        audit_record(
+        _cash_out_answered(
+            live,
+            status=CashOut.Status.DISPUTED if short else CashOut.Status.CONFIRMED,
+            amount_received=amount_received,
+            via=via,
             actor=actor,
-            action="payments.cash_out_disputed" if short else "payments.cash_out_confirmed",
-            subject=live,
-            changes={
-                "amount_due": live.amount_due,
-                "amount_handed": live.amount_handed,
-                "amount_confirmed": amount_received,
-                "via": via,
-            },
         )
         if short:  # her deduction report is also a complaint, in the same step
             _tell_deduction_listeners(live, actor)
@@ -1712,30 +1729,12 @@ def cash_out_dispute(
                 code="no_deduction",
                 fields={"amount_received": [_("Enter the amount you actually received.")]},
             )
-        previous = live.status
-        live.status = CashOut.Status.DISPUTED
-        live.amount_confirmed = amount_received
-        live.confirmed_at = live.confirmed_at or timezone.now()
-        live.confirmed_via = via[:8]
-        live.save(
-            update_fields=[
-                "status",
-                "amount_confirmed",
-                "confirmed_at",
-                "confirmed_via",
-                "updated_at",
-            ]
-        )
-        audit_record(
+        _cash_out_answered(
+            live,
+            status=CashOut.Status.DISPUTED,
+            amount_received=amount_received,
+            via=via,
             actor=actor,
-            action="payments.cash_out_disputed",
-            subject=live,
-            changes={
-                "amount_due": live.amount_due,
-                "amount_handed": live.amount_handed,
-                "amount_confirmed": amount_received,
-                "previous_status": previous,
-                "via": via,
-            },
+            previous_status=live.status,
         )
     return live

@@ -17,6 +17,7 @@ from django.test import Client
 from rahdari.accounts.roles import Role
 from rahdari.grievances import services
 from rahdari.grievances.models import Desk
+from tests.documents.conftest import documents_dir  # noqa: F401 — storage per test
 from tests.payments import conftest as payment_fixtures
 
 enrolled_payee = payment_fixtures.enrolled_payee
@@ -32,19 +33,12 @@ PHONE = "+923451234567"
 
 
 @pytest.fixture(autouse=True)
-def _storage(settings: Any, tmp_path: Path) -> Path:
-    location = tmp_path / "documents"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "documents": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(location)},
-        },
-    }
-    settings.RAHDARI_CLAMAV_SOCKET = ""
+def _storage(documents_dir: Path, settings: Any) -> Path:  # noqa: F811
+    """A documents storage of its own per test (attachments, voice notes), and payment
+    providers that answer at once."""
     settings.RAHDARI_PAYMENT_PROVIDER_LATENCY = 0
     settings.RAHDARI_PAYMENT_PROVIDER_FAILURE_RATE = 0
-    return location
+    return documents_dir
 
 
 @pytest.fixture
