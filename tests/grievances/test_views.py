@@ -409,7 +409,7 @@ def test_a_caller_names_her_application_and_the_desk_sees_where_it_stands(
     swat_officer: Any,
     make_staff: Callable[..., Any],
 ) -> None:
-    """ "My application has waited for weeks": the officer at the desk links it by the
+    """She says her application has waited for weeks: the officer at the desk links it by the
     number she reads out (only hers can be linked), and the desk sees its status."""
     from rahdari.applications import services as applications
     from rahdari.programs.models import Program
