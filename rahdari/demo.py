@@ -1092,7 +1092,7 @@ def _ensure_grievances(seed: int) -> None:
     phone only, one answered and rated, one reopened, one escalated for lack of an
     answer, a whistle-blower's report at the cell, and a deduction complaint that
     disputes a confirmed cash-out (one more report against the agent on the fraud review).
-    Skipped once any complaint exists."""
+    Skipped once a complaint other than a cash-out's deduction report exists."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -1126,7 +1126,9 @@ def _ensure_grievances(seed: int) -> None:
         if not desk.officers.filter(pk=user.pk).exists():
             grievances.desk_officer_add(desk=desk, officer=user, actor=None)
         officers[username] = user
-    if Complaint.objects.exists():
+    # The payments demo's deduction report already opened a complaint (linked to its
+    # cash-out); the rest is made once.
+    if Complaint.objects.filter(cash_out__isnull=True).exists():
         return
     swat, mardan = District.objects.get(name="Swat"), District.objects.get(name="Mardan")
     officer = officers["grievance.swat"]
