@@ -389,3 +389,27 @@ def tile_hash(rows: Sequence[bytes], level: int, index: int) -> bytes | None:
     offset = (index - (tile << (TILE_HEIGHT - j))) * HASH_SIZE
     digest = rows[j][offset : offset + HASH_SIZE]
     return digest if len(digest) == HASH_SIZE else None
+
+
+def tile_interior(bottom: bytes) -> bytes:
+    """The nodes of a full tile above its bottom row, row by row upwards (TILE_WIDTH / 2
+    of row 1, then TILE_WIDTH / 4, …, the tile's root last: TILE_WIDTH - 1 hashes):
+    what a store keeps beside the bottom row so that reading a tile hashes nothing."""
+    if len(bottom) != TILE_BYTES:
+        raise ValueError(f"a full tile's bottom row is {TILE_WIDTH} hashes")
+    return b"".join(tile_rows(bottom)[1:])
+
+
+def tile_rows_with_interior(bottom: bytes, interior: bytes) -> list[bytes]:
+    """A full tile's rows (as :func:`tile_rows` gives them) from its bottom row and its
+    :func:`tile_interior`, by slicing alone. The interior is taken as stored: the rows
+    are the tile's only if it is (a store's reader trusts its rows, as for the bottom)."""
+    if len(bottom) != TILE_BYTES or len(interior) != TILE_BYTES - HASH_SIZE:
+        raise ValueError(f"a full tile has {TILE_WIDTH} + {TILE_WIDTH - 1} hashes")
+    rows = [bottom]
+    start, length = 0, TILE_BYTES // 2
+    while length >= HASH_SIZE:
+        rows.append(interior[start : start + length])
+        start += length
+        length //= 2
+    return rows

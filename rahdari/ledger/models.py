@@ -82,13 +82,17 @@ class Tile(models.Model):
     hashes of the subtrees of 256 leaves over leaves 131,072…196,607.
 
     ``id`` packs the position as ``TreeNode`` does: ``level << 48 | index`` (``level`` is
-    a multiple of 8, the tile's bottom level); ``hashes`` is the 256 hashes, 8 KB. The 7
-    levels above the bottom row are hashed again from it when read, so a proof at ten
-    million leaves reads three or four rows (the upper ones kept in the process).
+    a multiple of 8, the tile's bottom level); ``hashes`` is the 256 hashes, 8 KB, and
+    ``interior`` the 255 nodes above them, row by row (128, 64, …, the tile's root), so
+    that reading a tile hashes nothing: a proof at ten million leaves reads three or
+    four rows (the upper ones kept in the process) and slices them. ``interior`` is
+    derived from ``hashes`` alone (migration 0007 filled it in for older tiles; a tile
+    without it is hashed again from its bottom row when read).
     """
 
     id = models.BigIntegerField(primary_key=True)
     hashes = models.BinaryField(max_length=8192)
+    interior = models.BinaryField(max_length=8160, null=True)
 
     class Meta:
         ordering = ["id"]

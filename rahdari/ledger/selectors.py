@@ -26,6 +26,7 @@ from rahdari.ledger.models import DistrictTotal, LedgerKey, LogEntry, SignedTree
 MAX_ENTRIES_PER_PAGE = 10_000
 MAX_HEADS_PER_PAGE = 1_000
 _LEVEL_SHIFT = 48
+_MASK = (1 << _LEVEL_SHIFT) - 1
 
 
 def tree_size() -> int:
@@ -37,23 +38,28 @@ def tree_size() -> int:
 
 
 class _TileCache:
-    """Tiles kept in the process, already expanded into their rows (LRU-bounded).
+    """Tiles kept in the process, as their rows (LRU-bounded), and the hashes of the
+    ranges of leaves that proofs ask for and that are not one perfect subtree (the
+    right edge of a size: the same for most proofs of that size).
 
     What a tile holds never changes, only how far a partial tile reaches: a full tile is
     final, and a partial one (the right edge) is a true prefix, good for any question
     within its width; a question beyond it reads the tile again and keeps the wider
-    one. The first use loads the upper levels' full tiles (the highest first, up to half
-    the bound): 153 tiles at ten million leaves. Only what was read outside a
-    transaction is kept (so never a row that a rollback could still take back), and
-    nothing while the hot caches are off (RAHDARI_HOT_CACHE_SECONDS = 0, as in tests,
-    whose databases are emptied and filled again with other trees).
+    one. A range's hash never changes once the log has reached its end. The first use
+    loads the upper levels' full tiles (the highest first, up to half the bound): 153
+    tiles at ten million leaves. Only what was read outside a transaction is kept (so
+    never a row that a rollback could still take back), and nothing while the hot caches
+    are off (RAHDARI_HOT_CACHE_SECONDS = 0, as in tests, whose databases are emptied and
+    filled again with other trees).
     """
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, max_ranges: int = 4_096) -> None:
         self.maxsize = maxsize
+        self.max_ranges = max_ranges
         self.warm = False
         self._lock = threading.Lock()
         self._items: OrderedDict[int, list[bytes]] = OrderedDict()
+        self._ranges: OrderedDict[tuple[int, int], bytes] = OrderedDict()
 
     @staticmethod
     def usable() -> bool:
@@ -77,59 +83,85 @@ class _TileCache:
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
 
+    def get_range(self, key: tuple[int, int]) -> bytes | None:
+        with self._lock:
+            digest = self._ranges.get(key)
+            if digest is not None:
+                self._ranges.move_to_end(key)
+            return digest
+
+    def put_range(self, key: tuple[int, int], digest: bytes) -> None:
+        with self._lock:
+            self._ranges[key] = digest
+            self._ranges.move_to_end(key)
+            while len(self._ranges) > self.max_ranges:
+                self._ranges.popitem(last=False)
+
     def __len__(self) -> int:
         return len(self._items)
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._ranges.clear()
             self.warm = False
 
 
 TILE_CACHE = _TileCache(maxsize=2_048)
 
 
+def _stored_rows(bottom: Any, interior: Any) -> list[bytes]:
+    """A stored tile's rows: sliced from its stored interior (tiles written since
+    migration 0007), else hashed again from the bottom row (a tile built by 0005 before
+    0007 filled it in, or the right edge's nodes)."""
+    bottom = bytes(bottom)
+    if interior is not None and len(bottom) == merkle.TILE_BYTES:
+        interior = bytes(interior)
+        if len(interior) == merkle.TILE_BYTES - merkle.HASH_SIZE:
+            return merkle.tile_rows_with_interior(bottom, interior)
+    return merkle.tile_rows(bottom)
+
+
 def _warm_tile_cache() -> None:
     TILE_CACHE.warm = True
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, hashes FROM ledger_tile WHERE id >= %s ORDER BY id DESC LIMIT %s",
+            "SELECT id, hashes, interior FROM ledger_tile WHERE id >= %s ORDER BY id DESC LIMIT %s",
             [merkle.TILE_HEIGHT << _LEVEL_SHIFT, TILE_CACHE.maxsize // 2],
         )
-        for position, hashes in cursor.fetchall():
-            TILE_CACHE.put(int(position), merkle.tile_rows(bytes(hashes)))
+        for position, hashes, interior in cursor.fetchall():
+            TILE_CACHE.put(int(position), _stored_rows(hashes, interior))
 
 
-def _tiles(
-    widths: dict[tuple[int, int], int], full_below: int
-) -> dict[tuple[int, int], list[bytes]]:
-    """The rows of the tiles (band, index), each holding at least the given number of
-    bottom nodes: one query for what the cache does not hold. A tile whose leaves all
-    lie below ``full_below`` (a size the log has reached) is full; another may still be
-    partial, and then its stored nodes are read as well (a range of ``ledger_treenode``,
-    the right edge). A tile the log does not reach is left out or comes back short."""
-    found: dict[tuple[int, int], list[bytes]] = {}
-    caching = _TileCache.usable()
+def _tiles(widths: dict[int, int], full_below: int, caching: bool) -> dict[int, list[bytes]]:
+    """The rows of the tiles ``band << 48 | index``, each holding at least the given
+    number of bottom nodes: one query for what the cache does not hold. A tile whose
+    leaves all lie below ``full_below`` (a size the log has reached) is full; another
+    may still be partial, and then its stored nodes are read as well (a range of
+    ``ledger_treenode``, the right edge). A tile the log does not reach is left out or
+    comes back short."""
+    found: dict[int, list[bytes]] = {}
     if caching and not TILE_CACHE.warm:
         _warm_tile_cache()
-    wanted: list[tuple[int, int]] = []
-    for (band, index), width in widths.items():
-        rows = TILE_CACHE.get(band << _LEVEL_SHIFT | index, width) if caching else None
+    wanted: list[int] = []
+    for key, width in widths.items():
+        rows = TILE_CACHE.get(key, width) if caching else None
         if rows is None:
-            wanted.append((band, index))
+            wanted.append(key)
         else:
-            found[(band, index)] = rows
+            found[key] = rows
     if not wanted:
         return found
-    width = merkle.TILE_WIDTH
-    partial = [(b, i) for b, i in wanted if (i + 1) * width << b > full_below]
-    params: list[int] = [b << _LEVEL_SHIFT | i for b, i in wanted]
+    width, height = merkle.TILE_WIDTH, merkle.TILE_HEIGHT
+    partial = [k for k in wanted if ((k & _MASK) + 1) * width << (k >> _LEVEL_SHIFT) > full_below]
+    params: list[int] = list(wanted)
     marks = ", ".join(["%s"] * len(params))
-    query = f"SELECT 1, id, hashes FROM ledger_tile WHERE id IN ({marks})"  # noqa: S608
+    query = f"SELECT 1, id, hashes, interior FROM ledger_tile WHERE id IN ({marks})"  # noqa: S608
     if partial:
         ranges = " OR ".join(["(id >= %s AND id < %s)"] * len(partial))
-        query += f" UNION ALL SELECT 0, id, hash FROM ledger_treenode WHERE {ranges}"  # noqa: S608
-        for band, index in partial:
+        query += f" UNION ALL SELECT 0, id, hash, NULL FROM ledger_treenode WHERE {ranges}"  # noqa: S608
+        for key in partial:
+            band, index = key >> _LEVEL_SHIFT, key & _MASK
             params += [
                 band << _LEVEL_SHIFT | index * width,
                 band << _LEVEL_SHIFT | (index + 1) * width,
@@ -137,28 +169,26 @@ def _tiles(
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         result = cursor.fetchall()
-    mask = (1 << _LEVEL_SHIFT) - 1
-    nodes: dict[tuple[int, int], dict[int, bytes]] = {}
-    for is_tile, position, data in result:
+    nodes: dict[int, dict[int, bytes]] = {}
+    for is_tile, position, data, interior in result:
         position = int(position)
-        band = position >> _LEVEL_SHIFT
         if is_tile:
-            found[(band, position & mask)] = merkle.tile_rows(bytes(data))
+            found[position] = _stored_rows(data, interior)
         else:
-            node = position & mask
-            nodes.setdefault((band, node >> merkle.TILE_HEIGHT), {})[node] = data
+            band, node = position >> _LEVEL_SHIFT, position & _MASK
+            nodes.setdefault(band << _LEVEL_SHIFT | node >> height, {})[node] = data
     for key, stored in nodes.items():
         if key in found:
             continue  # the tile completed: its row supersedes the edge's nodes
-        first = key[1] * width
+        first = (key & _MASK) * width
         prefix: list[bytes] = []
         while first + len(prefix) in stored:  # the nodes a partial tile holds: a prefix
             prefix.append(bytes(stored[first + len(prefix)]))
         found[key] = merkle.tile_rows(b"".join(prefix))
     if caching:
-        for band, index in wanted:
-            if (band, index) in found:
-                TILE_CACHE.put(band << _LEVEL_SHIFT | index, found[(band, index)])
+        for key in wanted:
+            if key in found:
+                TILE_CACHE.put(key, found[key])
     return found
 
 
@@ -170,15 +200,17 @@ def subtree_hashes(
     tiles usually come from the process); a subtree the log does not have is left out.
     ``full_below``: a size the log is known to have reached (saves reading the edge)."""
     wanted = set(subtrees)
-    widths: dict[tuple[int, int], int] = {}
+    widths: dict[int, int] = {}
     for level, index in wanted:
         band, tile = merkle.tile_of(level, index)
         reach = ((index + 1) << (level - band)) - (tile << merkle.TILE_HEIGHT)
-        widths[(band, tile)] = max(widths.get((band, tile), 0), reach)
-    tiles = _tiles(widths, full_below)
+        key = band << _LEVEL_SHIFT | tile
+        widths[key] = max(widths.get(key, 0), reach)
+    tiles = _tiles(widths, full_below, _TileCache.usable())
     found: dict[tuple[int, int], bytes] = {}
     for level, index in wanted:
-        rows = tiles.get(merkle.tile_of(level, index))
+        band, tile = merkle.tile_of(level, index)
+        rows = tiles.get(band << _LEVEL_SHIFT | tile)
         digest = None if rows is None else merkle.tile_hash(rows, level, index)
         if digest is not None:
             found[(level, index)] = digest
@@ -186,12 +218,55 @@ def subtree_hashes(
 
 
 def _range_hashes(ranges: list[tuple[int, int]], full_below: int = 0) -> list[bytes]:
-    pieces = [merkle.perfect_subtrees(start, end) for start, end in ranges]
-    stored = subtree_hashes((p for piece in pieces for p in piece), full_below=full_below)
-    try:
-        return [merkle.fold_subtrees([stored[p] for p in piece]) for piece in pieces]
-    except KeyError as exc:  # the tree is not that large (yet)
-        raise NotFound(_("That part of the log does not exist."), code="not_in_log") from exc
+    """The hashes of leaf ranges as the proofs' builders give them (each one starts on a
+    multiple of a power of two at least its length: ``merkle.perfect_subtrees``), from
+    one read of the tiles that hold their perfect subtrees. The arithmetic of
+    ``merkle.tile_of`` and ``merkle.tile_hash`` is done inline, without their checks:
+    a proof at ten million leaves takes some 25 subtrees."""
+    height, size = merkle.TILE_HEIGHT, merkle.HASH_SIZE
+    caching = _TileCache.usable()
+    digests: list[bytes] = [b""] * len(ranges)
+    plans: list[tuple[int, list[tuple[int, int, int]]]] = []
+    widths: dict[int, int] = {}
+    for slot, (start, end) in enumerate(ranges):
+        length = end - start
+        if caching and length & (length - 1):
+            known = TILE_CACHE.get_range((start, end))
+            if known is not None:
+                digests[slot] = known
+                continue
+        subtrees: list[tuple[int, int, int]] = []
+        rest, position = length, start
+        while rest:  # its perfect subtrees, largest (leftmost) first
+            level = rest.bit_length() - 1
+            index = position >> level
+            j = level % height  # the subtree's row in its tile
+            tile = index >> (height - j)
+            key = (level - j) << _LEVEL_SHIFT | tile
+            reach = (index + 1 << j) - (tile << height)
+            if widths.get(key, 0) < reach:
+                widths[key] = reach
+            subtrees.append((key, j, (index - (tile << (height - j))) * size))
+            position += 1 << level
+            rest ^= 1 << level
+        plans.append((slot, subtrees))
+    if plans:
+        tiles = _tiles(widths, full_below, caching)
+        for slot, subtrees in plans:
+            hashes = []
+            for key, j, offset in subtrees:
+                rows = tiles.get(key)
+                digest = rows[j][offset : offset + size] if rows and j < len(rows) else b""
+                if len(digest) != size:  # the tree is not that large (yet)
+                    raise NotFound(_("That part of the log does not exist."), code="not_in_log")
+                hashes.append(digest)
+            if len(hashes) == 1:
+                digests[slot] = hashes[0]
+                continue
+            digests[slot] = merkle.fold_subtrees(hashes)
+            if caching:
+                TILE_CACHE.put_range(ranges[slot], digests[slot])
+    return digests
 
 
 def tile_edges(size: int) -> dict[int, bytes]:
@@ -199,15 +274,17 @@ def tile_edges(size: int) -> dict[int, bytes]:
     row of its partial tile (the nodes after the band's last full tile), concatenated.
     What an append continues, and all that the tree's compact range is made of."""
     width = merkle.TILE_WIDTH
-    counts: dict[tuple[int, int], int] = {}
+    counts: dict[int, int] = {}
     band = 0
     while size >> band:
-        counts[(band, (size >> band) // width)] = (size >> band) % width
+        counts[band << _LEVEL_SHIFT | (size >> band) // width] = (size >> band) % width
         band += merkle.TILE_HEIGHT
-    tiles = _tiles({key: count for key, count in counts.items() if count}, 0)
+    wanted = {key: count for key, count in counts.items() if count}
+    tiles = _tiles(wanted, 0, _TileCache.usable())
     edges = {}
-    for (band, index), count in counts.items():
-        bottom = tiles.get((band, index), [b""])[0][: count * merkle.HASH_SIZE]
+    for key, count in counts.items():
+        band = key >> _LEVEL_SHIFT
+        bottom = tiles.get(key, [b""])[0][: count * merkle.HASH_SIZE]
         if len(bottom) != count * merkle.HASH_SIZE:
             raise NotFound(_("That part of the log does not exist."), code="not_in_log")
         edges[band] = bottom

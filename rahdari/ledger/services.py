@@ -179,7 +179,7 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
     tile_rows, node_rows = _tiles_and_edge(size, edges, leaves, nodes)
     first, last = waiting[0][0], waiting[-1][0]
     _sequence(cursor, size, first, last, len(waiting))
-    _insert(cursor, "ledger_tile", "(id, hashes)", tile_rows)
+    _insert(cursor, "ledger_tile", "(id, hashes, interior)", tile_rows)
     _insert(cursor, "ledger_treenode", "(id, hash)", node_rows)
     cursor.execute("DELETE FROM ledger_pendingentry WHERE id >= %s AND id <= %s", [first, last])
     if cursor.rowcount != len(waiting):  # only ours are visible between the two ids
@@ -214,23 +214,42 @@ def _tiles_and_edge(
     edges: dict[int, bytes],
     leaves: list[bytes],
     nodes: list[tuple[int, int, bytes]],
-) -> tuple[list[tuple[int, bytes]], list[tuple[int, bytes]]]:
+) -> tuple[list[tuple[int, bytes, bytes]], list[tuple[int, bytes]]]:
     """What an append of ``leaves`` to a tree of ``size`` stores: every tile that it
-    fills (with the nodes of the old right edge at its start), and the new nodes of
-    tiles still partial as single rows. Only the bottom level of each band is stored."""
-    bands: dict[int, list[bytes]] = {0: leaves}
+    fills (with the nodes of the old right edge at its start) as its bottom row and its
+    interior, and the new nodes of tiles still partial as single rows (of the bottom
+    level of each band only)."""
+    levels: dict[int, list[bytes]] = {0: leaves}
     for level, _index, digest in nodes:  # in order of index within each level
-        if level % merkle.TILE_HEIGHT == 0:
-            bands.setdefault(level, []).append(digest)
-    tiles: list[tuple[int, bytes]] = []
+        levels.setdefault(level, []).append(digest)
+    tiles: list[tuple[int, bytes, bytes]] = []
     edge: list[tuple[int, bytes]] = []
-    width, step = merkle.TILE_WIDTH, merkle.TILE_BYTES
-    for band, new in bands.items():
+    height, width, step = merkle.TILE_HEIGHT, merkle.TILE_WIDTH, merkle.TILE_BYTES
+    for band in range(0, max(levels) + 1, height):
+        new = levels.get(band)
+        if not new:
+            continue
         first = size >> band  # the index of the band's first new node
         tile = first // width
-        bottom = edges.get(band, b"") + b"".join(new)
+        old = edges.get(band, b"")
+        bottom = old + b"".join(new)
         full = len(bottom) // step
-        tiles += [(band << 48 | tile + k, bottom[k * step : (k + 1) * step]) for k in range(full)]
+        if full:
+            # The rows above the bottom, from the first tile's start: the old edge's
+            # nodes (hashed again from it: fewer than 256) then this append's.
+            old_rows = merkle.tile_rows(old)
+            rows = [
+                (old_rows[j] if j < len(old_rows) else b"") + b"".join(levels.get(band + j, ()))
+                for j in range(1, height + 1)
+            ]
+            for k in range(full):
+                interior = b"".join(
+                    row[k * (step >> j) : (k + 1) * (step >> j)]
+                    for j, row in enumerate(rows, start=1)
+                )
+                if len(interior) != step - merkle.HASH_SIZE:
+                    raise DatabaseError(f"tile {band}/{tile + k}: its interior is incomplete")
+                tiles.append((band << 48 | tile + k, bottom[k * step : (k + 1) * step], interior))
         partial_from = (tile + full) * width
         edge += [
             (band << 48 | first + k, digest)
