@@ -280,7 +280,7 @@ def _for_review(user: User, application_id: UUID) -> Application:
 def programs_open(request: HttpRequest) -> list[dict[str, Any]]:
     return [
         {"code": p.program.code, "name": p.name, "description": p.description, "papers": p.papers}
-        for p in selectors.open_programs(_language())
+        for p in selectors.program_catalogue(_language()).open
     ]
 
 

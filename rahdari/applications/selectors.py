@@ -57,31 +57,32 @@ class OpenProgram:
     papers: list[str]
 
 
-def open_programs(language: str) -> list[OpenProgram]:
-    """Programs one may apply to now (open, with approved rules), named in ``language``."""
-    found = []
+@dataclass(frozen=True)
+class ProgramCatalogue:
+    """Every program in one language, from one reading of the programs (three queries):
+    the ones open to applications, and each one's name and code by id."""
+
+    open: list[OpenProgram]
+    names: dict[Any, str]
+    codes: dict[Any, str]
+
+
+def program_catalogue(language: str) -> ProgramCatalogue:
+    open_now, names, codes = [], {}, {}
     for row in programs.programs_overview():
-        if not row.program.open or row.rules is None:
-            continue
-        found.append(
-            OpenProgram(
-                program=row.program,
-                name=programs.text_in(row.rules.name, language),
-                description=programs.text_in(row.rules.description, language),
-                papers=rules.required_documents(program=row.program.code),
+        program = row.program
+        name = programs.text_in(row.rules.name, language) if row.rules else program.code
+        names[program.pk], codes[program.pk] = name, program.code
+        if program.open and row.rules is not None:
+            open_now.append(
+                OpenProgram(
+                    program=program,
+                    name=name,
+                    description=programs.text_in(row.rules.description, language),
+                    papers=rules.required_documents(program=program.code),
+                )
             )
-        )
-    return found
-
-
-def program_names(language: str) -> dict[Any, str]:
-    """Program id → name in ``language`` (three queries, whatever the number of programs)."""
-    return {
-        row.program.pk: programs.text_in(row.rules.name, language)
-        if row.rules
-        else row.program.code
-        for row in programs.programs_overview()
-    }
+    return ProgramCatalogue(open=open_now, names=names, codes=codes)
 
 
 # --------------------------------------------------------------------------- hers

@@ -86,11 +86,12 @@ def mine(request: HttpRequest) -> HttpResponse:
 
 def _choices_context(person: Person | None) -> dict[str, Any]:
     """Her applications and what she may apply for (her page and the office's)."""
+    catalogue = selectors.program_catalogue(_language())
     return {
         "person": person,
         "applications": list(selectors.applications_of(person)) if person else [],
-        "programs": selectors.open_programs(_language()),
-        "names": selectors.program_names(_language()),
+        "programs": catalogue.open,
+        "names": catalogue.names,
         "papers": _paper_labels(),
     }
 
@@ -356,10 +357,10 @@ def _reviewer(request: HttpRequest) -> User:
 
 def _queue_filters(request: HttpRequest, user: User) -> tuple[QueueFilterForm, Any]:
     language = _language()
-    names = selectors.program_names(language)
+    catalogue = selectors.program_catalogue(language)
+    names = catalogue.names
     program_choices = sorted(
-        {(p.code, names.get(p.pk, p.code)) for p in Program.objects.only("id", "code")},
-        key=lambda c: c[1],
+        ((catalogue.codes[pk], name) for pk, name in names.items()), key=lambda c: c[1]
     )
     districts = [
         (d.pk, d.name_ur if language in ("ur", "ps") else d.name)
