@@ -217,6 +217,89 @@ def subtree_hashes(
     return found
 
 
+# Two nodes of one stored column closer than this are read as one slice: each slice of
+# a TOASTed value is a look-up of its own (~12 µs), a byte of a read slice costs little.
+_SLICE_GAP = 1_024
+
+
+def _leaf_tile_slices(
+    plans: list[tuple[int, list[tuple[int, int, int]]]],
+    widths: dict[int, int],
+    full_below: int,
+    caching: bool,
+) -> dict[tuple[int, int, int], bytes]:
+    """On PostgreSQL, the nodes that proofs need from full leaf tiles (band 0) the
+    process does not hold, read as slices of the stored rows rather than whole rows: a
+    tile row is 16 KB, stored out of line (TOAST), and a proof needs about 8 of its 511
+    hashes; ``substring`` of an uncompressed TOASTed value reads only the chunks the
+    slice covers, and only those bytes are sent. Leaf tiles are where a proof's one cold
+    read lies (at ten million leaves, 39,063 of them against 2,048 in the cache), so
+    they are not cached; the upper bands' tiles are, and keep coming from ``_tiles``.
+    Found nodes are returned as ``(key, row, offset)``; their tiles leave ``widths``.
+    A tile whose row or interior is missing stays in ``widths`` (read whole, as before).
+    """
+    width, size = merkle.TILE_WIDTH, merkle.HASH_SIZE
+    if caching and not TILE_CACHE.warm:
+        _warm_tile_cache()
+    needed: dict[int, set[tuple[int, int]]] = {}
+    for _slot, subtrees in plans:
+        for key, j, offset in subtrees:
+            if key >> _LEVEL_SHIFT or ((key & _MASK) + 1) * width > full_below:
+                continue  # an upper band's tile (cached), or a partial tile (the edge)
+            if caching and TILE_CACHE.get(key, widths[key]) is not None:
+                continue
+            needed.setdefault(key, set()).add((j, offset))
+    if not needed:
+        return {}
+    # Per tile: its spans (column, first byte, length), and where each node lies in them.
+    plan: list[tuple[int, list[tuple[int, int, int]], dict[tuple[int, int], tuple[int, int]]]] = []
+    for key, nodes in needed.items():
+        places = sorted(
+            (
+                (0, offset)
+                if j == 0
+                else (1, merkle.TILE_BYTES - (merkle.TILE_BYTES >> (j - 1)) + offset),
+                (j, offset),
+            )
+            for j, offset in nodes
+        )
+        spans: list[tuple[int, int, int]] = []
+        where: dict[tuple[int, int], tuple[int, int]] = {}
+        for (column, position), node in places:
+            if spans and spans[-1][0] == column and position - sum(spans[-1][1:]) <= _SLICE_GAP:
+                column, first, _length = spans[-1]
+                spans[-1] = (column, first, position + size - first)
+            else:
+                spans.append((column, position, size))
+            where[node] = (len(spans) - 1, position - spans[-1][1])
+        plan.append((key, spans, where))
+    columns = max(len(spans) for _key, spans, _where in plan)
+    parts, params = [], []
+    for key, spans, _where in plan:
+        exprs = [
+            f"substring({('hashes', 'interior')[column]} from %s for %s)"
+            for column, _first, _length in spans
+        ] + ["NULL::bytea"] * (columns - len(spans))
+        parts.append(f"SELECT id, {', '.join(exprs)} FROM ledger_tile WHERE id = %s")  # noqa: S608
+        for _column, first, length in spans:
+            params += [first + 1, length]
+        params.append(key)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = {int(row[0]): row[1:] for row in cursor.fetchall()}
+    found: dict[tuple[int, int, int], bytes] = {}
+    for key, spans, where in plan:
+        row = rows.get(key)
+        if row is None or any(
+            row[i] is None or len(row[i]) != spans[i][2] for i in range(len(spans))
+        ):
+            continue  # not stored as a full tile with its interior: read whole
+        for (j, offset), (span, start) in where.items():
+            found[(key, j, offset)] = bytes(row[span][start : start + size])
+        del widths[key]
+    return found
+
+
 def _range_hashes(ranges: list[tuple[int, int]], full_below: int = 0) -> list[bytes]:
     """The hashes of leaf ranges as the proofs' builders give them (each one starts on a
     multiple of a power of two at least its length: ``merkle.perfect_subtrees``), from
@@ -251,12 +334,17 @@ def _range_hashes(ranges: list[tuple[int, int]], full_below: int = 0) -> list[by
             rest ^= 1 << level
         plans.append((slot, subtrees))
     if plans:
-        tiles = _tiles(widths, full_below, caching)
+        sliced: dict[tuple[int, int, int], bytes] = {}
+        if connection.vendor == "postgresql":
+            sliced = _leaf_tile_slices(plans, widths, full_below, caching)
+        tiles = _tiles(widths, full_below, caching) if widths else {}
         for slot, subtrees in plans:
             hashes = []
             for key, j, offset in subtrees:
-                rows = tiles.get(key)
-                digest = rows[j][offset : offset + size] if rows and j < len(rows) else b""
+                digest = sliced.get((key, j, offset), b"")
+                if not digest:
+                    rows = tiles.get(key)
+                    digest = rows[j][offset : offset + size] if rows and j < len(rows) else b""
                 if len(digest) != size:  # the tree is not that large (yet)
                     raise NotFound(_("That part of the log does not exist."), code="not_in_log")
                 hashes.append(digest)

@@ -121,3 +121,35 @@ def test_cached_ranges_are_the_hashes_of_their_leaves(
         assert tile_cache._ranges or size == 5  # at 5 every range is one subtree
         for (start, end), digest in tile_cache._ranges.items():
             assert digest == merkle.subtree_hash(leaves, start, end), (start, end)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_leaf_tile_is_read_as_slices_on_postgresql(tile_cache: selectors._TileCache) -> None:
+    """On PostgreSQL a proof reads from a full leaf tile only the slices that hold its
+    nodes (the row is 16 KB out of line) and keeps no partial copy; SQLite reads the
+    row whole and caches it. Either way the proofs are the pure module's."""
+    from django.test.utils import CaptureQueriesContext
+
+    _grow([700])  # two full leaf tiles and a partial one
+    leaves = _leaves()
+    size = len(leaves)
+    selectors.inclusion_proof(index=size - 1, tree_size=size)  # warms the upper tiles
+    rng = random.Random(5)
+    for index in [0, 1, 255, 256, 300, 511, *rng.sample(range(512), 20)]:
+        selectors.TILE_CACHE.clear()
+        selectors.inclusion_proof(index=size - 1, tree_size=size)
+        with CaptureQueriesContext(connection) as queries:
+            proof = selectors.inclusion_proof(index=index, tree_size=size)
+        assert proof == merkle.inclusion_proof(leaves, index)
+        assert len(queries) == 1
+        sql = queries[0]["sql"]
+        tile = index // merkle.TILE_WIDTH
+        if connection.vendor == "postgresql":
+            assert "substring(hashes" in sql and "substring(interior" in sql
+            assert tile_cache.get(tile, merkle.TILE_WIDTH) is None
+        else:
+            assert "substring" not in sql
+            assert tile_cache.get(tile, merkle.TILE_WIDTH) is not None
+    for first in [1, 2, 256, 257, 400, 512, *rng.sample(range(1, size + 1), 20)]:
+        proof = selectors.consistency_proof(first=first, second=size)
+        assert proof == merkle.consistency_proof(leaves, first)
