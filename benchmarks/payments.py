@@ -78,6 +78,7 @@ from _machine import (
     own_cpu,
     package_version,
     postgres_bindir,
+    production_settings,
     revision,
     tree_cpu_seconds,
 )
@@ -650,16 +651,49 @@ def _backend(name: str, args: argparse.Namespace, tmp: Path, versions: dict[str,
     root = tmp / name
     root.mkdir()
     pg: Postgres | None = None
+    # --setup-dir (PostgreSQL): the cluster, its keys and a copy of the set-up database
+    # are kept there; a later run with the same directory starts from that copy.
+    kept = Path(args.setup_dir).resolve() if args.setup_dir and name == "postgres" else None
+    reuse = kept is not None and (kept / "setup.json").exists()
     try:
         if name == "postgres":
-            pg = Postgres(root / "pg", free_port(), postgres_bindir(), False, max_connections=50)
-            pg.start()
+            settings = production_settings() if args.pg_settings == "production" else {}
+            settings |= dict(item.split("=", 1) for item in args.pg_set)
+            home = kept if kept is not None else root
+            if kept is not None:
+                kept.mkdir(parents=True, exist_ok=True)
+                kept.chmod(0o755)
+            pg = Postgres(
+                home / "pg",
+                free_port(),
+                postgres_bindir(),
+                False,
+                max_connections=50,
+                settings=settings,
+            )
+            pg.launch() if reuse else pg.start()
             versions["postgresql"] = pg.version() + " (fsync off, synchronous_commit off)"
-            env = _django_env(root / "var", pg.url) | {"BENCH_PG_PID": str(pg.pid())}
+            versions["postgresql_settings"] = (
+                ", ".join(f"{k}={v}" for k, v in settings.items())
+                or "initdb's defaults (shared_buffers 128MB, max_wal_size 1GB)"
+            )
+            env = _django_env(home / "var", pg.url) | {"BENCH_PG_PID": str(pg.pid())}
         else:
             env = _django_env(root / "var", f"sqlite:///{root / 'rahdari.sqlite3'}")
-        print(f"[payments] {name}: setup, {args.beneficiaries:,} beneficiaries…", file=sys.stderr)
-        setup = _child("setup", args, env, root / "setup.json", [])
+        if reuse and pg is not None and kept is not None:
+            print(f"[payments] {name}: the set-up copy in {kept}…", file=sys.stderr)
+            _admin(pg, "DROP DATABASE IF EXISTS rahdari WITH (FORCE)")
+            _admin(pg, "CREATE DATABASE rahdari TEMPLATE rahdari_setup")
+            setup = json.loads((kept / "setup.json").read_text()) | {"reused_from": str(kept)}
+        else:
+            print(
+                f"[payments] {name}: setup, {args.beneficiaries:,} beneficiaries…",
+                file=sys.stderr,
+            )
+            setup = _child("setup", args, env, root / "setup.json", [])
+            if pg is not None and kept is not None:
+                _admin(pg, "CREATE DATABASE rahdari_setup TEMPLATE rahdari")
+                (kept / "setup.json").write_text(json.dumps(setup))
         extra = ["--files", str(root / "files")] + (["--profile"] if args.profile else [])
         run = _child("run", args, env, root / "run.json", extra)
         if run.get("profile"):
@@ -684,6 +718,15 @@ def _backend(name: str, args: argparse.Namespace, tmp: Path, versions: dict[str,
             pg.stop()
 
 
+def _admin(pg: Postgres, sql: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        f"postgresql://rahdari@127.0.0.1:{pg.port}/postgres", autocommit=True
+    ) as conn:
+        conn.execute(sql)
+
+
 def _revision() -> dict[str, Any]:
     return revision(["rahdari/payments", "rahdari/ledger", "benchmarks/payments.py"])
 
@@ -694,6 +737,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="postgres")
     parser.add_argument("--profile", action="store_true", help="cProfile the figure (slower)")
     parser.add_argument("--profile-out", help="folder for the profile text (.)")
+    parser.add_argument(
+        "--pg-settings",
+        choices=("production", "initdb"),
+        default="production",
+        help="the server's memory settings: docs/operations.md's (sized from this "
+        "machine's memory) or initdb's minimal defaults",
+    )
+    parser.add_argument(
+        "--pg-set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="one more server setting (repeatable), e.g. random_page_cost=1.1",
+    )
+    parser.add_argument(
+        "--setup-dir",
+        help="keep the PostgreSQL set-up here and start later runs from a copy of it "
+        "(for trying changes; the figure is taken on a fresh set-up)",
+    )
     # Internal: the child processes.
     parser.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
