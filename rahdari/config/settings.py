@@ -427,6 +427,9 @@ RAHDARI_DISBURSEMENT_PROVIDER = env.str(
 )
 RAHDARI_PROVIDER_SECRETS = env.json("RAHDARI_PROVIDER_SECRETS", default={})
 RAHDARI_PAYMENT_BATCH_SIZE = env.int("RAHDARI_PAYMENT_BATCH_SIZE", default=50_000)
+# Threads of a cycle's compute and batch jobs, each on its own connection (PostgreSQL;
+# SQLite works one chunk at a time): 2 keeps a 2-core server's cores both busy.
+RAHDARI_PAYMENT_THREADS = env.int("RAHDARI_PAYMENT_THREADS", default=2)
 # A wallet or card payment nobody collected in this many days is recalled (unclaimed).
 RAHDARI_PAYMENT_COLLECTION_DAYS = env.int("RAHDARI_PAYMENT_COLLECTION_DAYS", default=90)
 RAHDARI_PAYMENT_FILES_DIR = Path(

@@ -190,7 +190,7 @@ def commitment(subject: str, salt: bytes) -> str:
     """HMAC-SHA256(salt, subject) in hex: the beneficiary's place in a public entry."""
     if len(salt) != SALT_SIZE:
         raise ValueError(f"a salt is {SALT_SIZE} bytes")
-    return hmac.new(salt, subject.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(salt, subject.encode(), "sha256").hex()
 
 
 # --- Signed tree heads -------------------------------------------------------------

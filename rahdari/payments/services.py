@@ -37,6 +37,7 @@ from rahdari.core.jobs import JobContext, job_create, job_kind
 from rahdari.core.keyring import keyring
 from rahdari.core.models import District
 from rahdari.core.notifications import notification_send, register_templates
+from rahdari.core.parallel import in_threads
 from rahdari.identity.models import Person, PersonStatus
 from rahdari.ledger.services import Event, ledger_submit, ledger_submit_many
 from rahdari.payments import iso20022, rules
@@ -325,10 +326,30 @@ def cycle_compute(ctx: JobContext) -> dict[str, Any]:
     rows = todo.order_by("pk").values_list(
         "pk", "household_id", "member__person_id", "status", "benefit", "household__district_id"
     )
-    for chunk in _chunks(rows.iterator(chunk_size=CHUNK), CHUNK):
+
+    def work(numbered: tuple[int, list[tuple[Any, ...]]]) -> None:
         with transaction.atomic():
-            _compute_chunk(cycle, chunk)
-            ctx.advance(len(chunk), {"after": str(chunk[-1][0])})
+            _compute_chunk(cycle, numbered[1])
+
+    # Chunks may finish out of order (threads): the checkpoint is the end of the chunks
+    # done without a gap before them. A chunk done again after a crash is skipped row
+    # by row (the unique key).
+    finished: set[int] = set()
+    ends: dict[int, Any] = {}
+    contiguous = 0
+    for (number, chunk), _done in in_threads(
+        work,
+        enumerate(_chunks(rows.iterator(chunk_size=CHUNK), CHUNK)),
+        workers=settings.RAHDARI_PAYMENT_THREADS,
+    ):
+        finished.add(number)
+        ends[number] = chunk[-1][0]
+        checkpoint = ctx.job.checkpoint
+        while contiguous in finished:
+            checkpoint = {"after": str(ends.pop(contiguous))}
+            finished.discard(contiguous)
+            contiguous += 1
+        ctx.advance(len(chunk), checkpoint)
     with transaction.atomic():
         summary = _cycle_summary(cycle)
         PaymentCycle.objects.filter(pk=cycle.pk).update(
@@ -669,27 +690,50 @@ def batches_compute(ctx: JobContext) -> dict[str, Any]:
     groups = list(
         waiting.values_list("channel", "provider").distinct().order_by("channel", "provider")
     )
-    batches = 0
+    # Each group's waiting payments once, in id order, then a batch per slice (asking
+    # again for "the lowest waiting ids" per batch re-reads every payment instructed
+    # before it, whose old index entries stay until a vacuum: quadratic in batches).
+    # The slices are numbered here, after the cycle's last batch.
+    last = cycle.batches.order_by("-number").values_list("number", flat=True).first() or 0
+    slices: list[tuple[int, str, str, list[int]]] = []
     for channel, provider in groups:
-        while True:
-            with transaction.atomic():
-                ids = list(
-                    Payment.objects.select_for_update()
-                    .filter(
-                        cycle=cycle,
-                        status=Payment.Status.PENDING,
-                        channel=channel,
-                        provider=provider,
-                    )
-                    .order_by("id")
-                    .values_list("id", flat=True)[:size]
+        ids = list(
+            waiting.filter(channel=channel, provider=provider)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        for start in range(0, len(ids), size):
+            slices.append((last + len(slices) + 1, channel, provider, ids[start : start + size]))
+
+    def work(item: tuple[int, str, str, list[int]]) -> PaymentBatch | None:
+        number, channel, provider, ids = item
+        for _attempt in range(5):
+            try:
+                with transaction.atomic():
+                    return _instruct(cycle, channel, provider, ids, number)
+            except _NothingLeft:
+                return None  # another worker instructed them first
+            except IntegrityError:
+                # Another job of this cycle took the number meanwhile: the next free one.
+                number = 1 + (
+                    PaymentBatch.objects.filter(cycle=cycle)
+                    .order_by("-number")
+                    .values_list("number", flat=True)
+                    .first()
+                    or 0
                 )
-                if not ids:
-                    break
-                _instruct(cycle, channel, provider, ids)
-                batches += 1
-                ctx.advance(len(ids), {"batches": batches})
+        raise Conflict(_("Batch numbers kept colliding; run the job again."), code="busy")
+
+    batches = 0
+    for _item, batch in in_threads(work, slices, workers=settings.RAHDARI_PAYMENT_THREADS):
+        if batch is not None:
+            batches += 1
+            ctx.advance(batch.count, {"batches": batches})
     return {"batches": batches}
+
+
+class _NothingLeft(Exception):
+    """The payments a batch was started for were taken by another worker meanwhile."""
 
 
 def _requeue_failed(cycle: PaymentCycle) -> int:
@@ -731,19 +775,16 @@ def _requeue_failed(cycle: PaymentCycle) -> int:
     return len(requeued)
 
 
-def _instruct(cycle: PaymentCycle, channel: str, provider: str, ids: list[int]) -> PaymentBatch:
-    number = (cycle.batches.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+def _instruct(
+    cycle: PaymentCycle, channel: str, provider: str, ids: list[int], number: int
+) -> PaymentBatch:
+    """Batch ``number``: the payments ``ids`` (waiting, of one channel and provider), in the
+    caller's transaction: the batch row, the payments marked instructed by one UPDATE
+    that locks and changes those still waiting (and returns what the events and the
+    ledger entries need), their events and their ledger entries. A payment another
+    worker instructed meanwhile is no longer waiting and is left out; if none is left,
+    raises _NothingLeft (the caller rolls back)."""
     districts = dict(District.objects.values_list("pk", "name"))
-    where, params = _ids_in("p.id", ids)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT p.id, p.key, p.amount, p.district_id, person.rahdari_number "  # noqa: S608
-            f"FROM {Payment._meta.db_table} p LEFT JOIN {Person._meta.db_table} person "
-            f"ON person.id = p.person_id WHERE {where} ORDER BY p.id",
-            params,
-        )
-        rows = cursor.fetchall()
-    total = sum(r[2] for r in rows)
     batch = PaymentBatch.objects.create(
         cycle=cycle,
         number=number,
@@ -751,16 +792,33 @@ def _instruct(cycle: PaymentCycle, channel: str, provider: str, ids: list[int]) 
         provider=provider,
         status=PaymentBatch.Status.READY,
         message_id=_message_id(cycle, number),
-        count=len(rows),
-        total=total,
     )
+    uuid = _uuid_adapter()
     where, params = _ids_in("id", ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Payment._meta.db_table} SET status = %s, batch_id = %s, "  # noqa: S608
-            f"attempts = attempts + 1 WHERE {where}",
-            [Payment.Status.INSTRUCTED.value, _uuid_adapter()(batch.pk), *params],
+            f"attempts = attempts + 1 WHERE {where} AND status = %s "
+            "RETURNING id, key, amount, district_id, person_id",
+            [
+                Payment.Status.INSTRUCTED.value,
+                uuid(batch.pk),
+                *params,
+                Payment.Status.PENDING.value,
+            ],
         )
+        rows = sorted(cursor.fetchall())
+        if not rows:
+            raise _NothingLeft
+        people = [p for *_, p in rows if p is not None]
+        where, params = _ids_in("id", people)
+        cursor.execute(
+            f"SELECT id, rahdari_number FROM {Person._meta.db_table} WHERE {where}",  # noqa: S608
+            params,
+        )
+        numbers = dict(cursor.fetchall())
+    batch.count, batch.total = len(rows), sum(r[2] for r in rows)
+    PaymentBatch.objects.filter(pk=batch.pk).update(count=batch.count, total=batch.total)
     submitted = ledger_submit_many(
         events=[
             Event(
@@ -773,9 +831,9 @@ def _instruct(cycle: PaymentCycle, channel: str, provider: str, ids: list[int]) 
                     "channel": channel,
                     "amount": amount,
                 },
-                beneficiary=number_,
+                beneficiary=numbers.get(person),
             )
-            for _id, key, amount, district, number_ in rows
+            for _id, key, amount, district, person in rows
         ]
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
@@ -896,11 +954,22 @@ def batch_file_write(*, batch: PaymentBatch, directory_path: Path) -> Path:
 
 
 def cycle_export(*, cycle: PaymentCycle, out: Path) -> list[Path]:
-    """Every bank batch's instruction file of a cycle into ``out``."""
-    return [
-        batch_file_write(batch=batch, directory_path=out)
-        for batch in cycle.batches.filter(channel=Channel.BANK).select_related("cycle__program")
-    ]
+    """Every bank batch's instruction file of a cycle into ``out``, in batch order; on
+    PostgreSQL written by RAHDARI_PAYMENT_THREADS threads (a file is half Python, half
+    the database's reading)."""
+    batches = list(
+        cycle.batches.filter(channel=Channel.BANK)
+        .select_related("cycle__program")
+        .order_by("number")
+    )
+    written = dict(
+        in_threads(
+            lambda batch: batch_file_write(batch=batch, directory_path=out),
+            batches,
+            workers=settings.RAHDARI_PAYMENT_THREADS,
+        )
+    )
+    return [written[batch] for batch in batches]
 
 
 # --- Reference providers' books ----------------------------------------------------------

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import xmlschema
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from rahdari.accounts.roles import Role
@@ -465,3 +466,71 @@ def test_a_file_sent_twice_is_paid_once_and_a_report_survives_a_crash(
     assert services.reports_collect() == 1
     assert Payment.objects.get(pk=sent_cycle["payment"].pk).status == "paid"
     assert services.reports_collect() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("threads", [1, 3])
+def test_batches_hold_at_most_the_batch_size_and_every_payment_once(
+    officers: tuple[Any, Any],
+    approver: Any,
+    settings: Any,
+    threads: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Many payments per channel and provider: consecutive batches of at most
+    RAHDARI_PAYMENT_BATCH_SIZE, lowest ids first, each payment in exactly one, with one
+    event and one ledger entry each whose commitment is the payee's — also when the
+    cycle's chunks and batches are done by several threads (PostgreSQL)."""
+    from tests.payments.test_exactly_once import province_create
+
+    settings.RAHDARI_PAYMENT_BATCH_SIZE = 7
+    settings.RAHDARI_PAYMENT_THREADS = threads
+    monkeypatch.setattr(services, "CHUNK", 9)  # several chunks for the threads
+    workers: set[str] = set()
+    for name in ("_compute_chunk", "_instruct"):
+        done = getattr(services, name)
+
+        def noted(*args: Any, _done: Any = done) -> Any:
+            workers.add(threading.current_thread().name)
+            return _done(*args)
+
+        monkeypatch.setattr(services, name, noted)
+    plans = province_create(count=60, officers=officers)
+    cycle = services.cycle_prepare(
+        program=Program.objects.get(code="cash-transfer"), label="2026-Q9", actor=officers[0]
+    )
+    job_run(job_id=str(cycle.job_id))
+    cycle = services.cycle_decide(
+        cycle=PaymentCycle.objects.get(pk=cycle.pk),
+        approve=True,
+        actor=approver,
+        totp=totp_now(approver),
+    )
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    payable = Payment.objects.filter(cycle=cycle).exclude(status="held")
+    assert payable.count() == sum(1 for p in plans.values() if not p.hold) > 14
+    assert not payable.exclude(status="instructed").exists()
+    batches = list(PaymentBatch.objects.filter(cycle=cycle).order_by("number"))
+    assert [b.number for b in batches] == list(range(1, len(batches) + 1))
+    groups: dict[tuple[str, str], list[int]] = {}
+    for batch in batches:
+        members = list(batch.payments.order_by("id").values_list("id", "amount", "attempts"))
+        assert 1 <= len(members) <= 7 and batch.count == len(members)
+        assert batch.total == sum(amount for _id, amount, _a in members)
+        assert {attempts for *_, attempts in members} == {1}
+        groups.setdefault((batch.channel, batch.provider), []).extend(m[0] for m in members)
+    for ids in groups.values():  # lowest ids first: the batches cut the group in order
+        assert ids == sorted(ids)
+    assert sum(b.count for b in batches) == payable.count()
+    assert sum(len(ids) for ids in groups.values()) == len({i for v in groups.values() for i in v})
+    events = PaymentEvent.objects.filter(payment__cycle=cycle, status="instructed")
+    assert events.count() == payable.count()
+    ledger_integrate()
+    for event in events.select_related("payment__person")[:10]:
+        entry = entries.decode_entry(bytes(LogEntry.objects.get(leaf_hash=event.leaf_hash).body))
+        number = event.payment.person.rahdari_number
+        assert entry["payment"] == event.payment.key
+        assert entry["beneficiary"] == entries.commitment(number, entry_salt(event.entry_id))
+    assert Payment.objects.filter(cycle=cycle).count() == len(plans)
+    threaded = threads > 1 and connection.vendor == "postgresql"
+    assert any(w.startswith("rahdari-job") for w in workers) == threaded, workers
