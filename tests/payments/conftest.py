@@ -136,6 +136,30 @@ def approved_run(officers: tuple[Any, Any]) -> Callable[[], TargetingRun]:
     return make
 
 
+def cycle_batched(officers: tuple[Any, Any], approver: Any, label: str = "2026-Q4") -> PaymentCycle:
+    """A cash-transfer cycle of the approved run: prepared and computed by the first
+    officer, approved with the approver's TOTP, its batches built."""
+    cycle = services.cycle_prepare(
+        program=Program.objects.get(code="cash-transfer"), label=label, actor=officers[0]
+    )
+    job_run(job_id=str(cycle.job_id))
+    return cycle_approve_and_batch(cycle, officers, approver)
+
+
+def cycle_approve_and_batch(
+    cycle: PaymentCycle, officers: tuple[Any, Any], approver: Any
+) -> PaymentCycle:
+    """A computed cycle approved with the approver's TOTP, its batches built."""
+    cycle = services.cycle_decide(
+        cycle=PaymentCycle.objects.get(pk=cycle.pk),
+        approve=True,
+        actor=approver,
+        totp=totp_now(approver),
+    )
+    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    return cycle
+
+
 @pytest.fixture
 def wallet_cycle(
     enrolled_payee: Callable[..., Person],
@@ -161,17 +185,7 @@ def wallet_cycle(
     )
     services.payment_account_confirm(account=requested, code=last_action_code(person), actor=None)
     approved_run()
-    cycle = services.cycle_prepare(
-        program=Program.objects.get(code="cash-transfer"), label="2026-Q4", actor=officers[0]
-    )
-    job_run(job_id=str(cycle.job_id))
-    cycle = services.cycle_decide(
-        cycle=PaymentCycle.objects.get(pk=cycle.pk),
-        approve=True,
-        actor=approver,
-        totp=totp_now(approver),
-    )
-    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    cycle = cycle_batched(officers, approver)
     batch = PaymentBatch.objects.get(cycle=cycle)
     assert (batch.channel, batch.provider) == ("wallet", "jazzcash")
     assert services.cycle_send(cycle=cycle, actor=officers[0]) == 1

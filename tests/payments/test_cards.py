@@ -30,12 +30,15 @@ from rahdari.payments.models import (
     Payment,
     PaymentAccount,
     PaymentBatch,
-    PaymentCycle,
     ReferenceAccount,
 )
 from rahdari.payments.providers import CardRefused, ReferenceCardIssuer, account_index
 from rahdari.programs.models import Program
-from tests.payments.conftest import last_action_code, totp_now
+from tests.payments.conftest import (
+    cycle_approve_and_batch,
+    cycle_batched,
+    last_action_code,
+)
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1/payments"
@@ -280,13 +283,7 @@ def test_a_blocked_card_is_replaced_with_its_balance_and_waiting_payments(
     assert not_blocked.value.code == "card_not_blocked"
 
     # The waiting payment goes to the new card; the issuer loads it there.
-    cycle = services.cycle_decide(
-        cycle=PaymentCycle.objects.get(pk=cycle.pk),
-        approve=True,
-        actor=approver,
-        totp=totp_now(approver),
-    )
-    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    cycle = cycle_approve_and_batch(cycle, officers, approver)
     batch = PaymentBatch.objects.get(cycle=cycle)
     assert (batch.channel, batch.provider) == ("card", "bok-card")
 
@@ -393,17 +390,7 @@ def paid_card(
     person, citizen = her
     card = active_card(person, officer)
     approved_run()
-    cycle = services.cycle_prepare(
-        program=Program.objects.get(code="cash-transfer"), label="2026-Q4", actor=officers[0]
-    )
-    job_run(job_id=str(cycle.job_id))
-    cycle = services.cycle_decide(
-        cycle=PaymentCycle.objects.get(pk=cycle.pk),
-        approve=True,
-        actor=approver,
-        totp=totp_now(approver),
-    )
-    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    cycle = cycle_batched(officers, approver)
     assert services.cycle_send(cycle=cycle, actor=officers[0]) == 1
     services.reports_collect()
     payment = Payment.objects.get(cycle=cycle, person=person)

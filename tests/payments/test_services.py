@@ -35,7 +35,13 @@ from rahdari.payments.models import (
 from rahdari.payments.providers import bank_rail, sign_callback
 from rahdari.programs.models import Program
 from tests.payments.conftest import account_for as _account
-from tests.payments.conftest import bank_book, iban_for, last_action_code, totp_now
+from tests.payments.conftest import (
+    bank_book,
+    cycle_batched,
+    iban_for,
+    last_action_code,
+    totp_now,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -496,17 +502,7 @@ def test_batches_hold_at_most_the_batch_size_and_every_payment_once(
 
         monkeypatch.setattr(services, name, noted)
     plans = province_create(count=60, officers=officers)
-    cycle = services.cycle_prepare(
-        program=Program.objects.get(code="cash-transfer"), label="2026-Q9", actor=officers[0]
-    )
-    job_run(job_id=str(cycle.job_id))
-    cycle = services.cycle_decide(
-        cycle=PaymentCycle.objects.get(pk=cycle.pk),
-        approve=True,
-        actor=approver,
-        totp=totp_now(approver),
-    )
-    job_run(job_id=str(services.batches_build(cycle=cycle, actor=officers[0]).pk))
+    cycle = cycle_batched(officers, approver, label="2026-Q9")
     payable = Payment.objects.filter(cycle=cycle).exclude(status="held")
     assert payable.count() == sum(1 for p in plans.values() if not p.hold) > 14
     assert not payable.exclude(status="instructed").exists()
