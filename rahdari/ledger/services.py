@@ -87,16 +87,13 @@ def ledger_submit_many(*, events: Sequence[Event]) -> list[Submitted]:
     submitted: list[Submitted] = []
     rows: list[tuple[Any, ...]] = []
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    # A million entries per cycle: the salt and the commitment as entry_salt() and
-    # entries.commitment() make them, with one-shot HMACs and the key looked up once.
-    index_key = keyring().index_key
     for event in events:
         fields = dict(event.fields)
         salt = None
         entry_id = secrets.token_hex(16)
         if event.beneficiary is not None:
-            salt = hmac.digest(index_key, b"ledger-salt\x00" + entry_id.encode(), "sha256")
-            fields["beneficiary"] = hmac.digest(salt, event.beneficiary.encode(), "sha256").hex()
+            salt = entry_salt(entry_id)
+            fields["beneficiary"] = entries.commitment(event.beneficiary, salt)
         entry = {"v": entries.ENTRY_VERSION, "id": entry_id, "kind": event.kind, "at": at, **fields}
         body = entries.encode_entry(entry)
         leaf = merkle.leaf_hash(body)

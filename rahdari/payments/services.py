@@ -714,6 +714,8 @@ def batches_compute(ctx: JobContext) -> dict[str, Any]:
             except _NothingLeft:
                 return None  # another worker instructed them first
             except IntegrityError:
+                if not PaymentBatch.objects.filter(cycle=cycle, number=number).exists():
+                    raise  # not the number: nothing a retry would change
                 # Another job of this cycle took the number meanwhile: the next free one.
                 number = 1 + (
                     PaymentBatch.objects.filter(cycle=cycle)

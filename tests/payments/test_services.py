@@ -530,3 +530,50 @@ def test_batches_hold_at_most_the_batch_size_and_every_payment_once(
     assert Payment.objects.filter(cycle=cycle).count() == len(plans)
     threaded = threads > 1 and connection.vendor == "postgresql"
     assert any(w.startswith("rahdari-job") for w in workers) == threaded, workers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_number_another_job_took_meanwhile_gives_the_next_free_one(
+    officers: tuple[Any, Any], approver: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Numbers are given out when the batch job starts; if another job of the cycle
+    commits a batch with one of them first, the batch takes the next free number (the
+    unique number refuses the first try, which is rolled back whole)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("a second job commits while the first waits: PostgreSQL")
+    from tests.payments.test_exactly_once import province_create
+
+    settings.RAHDARI_PAYMENT_BATCH_SIZE = 10
+    settings.RAHDARI_PAYMENT_THREADS = 1
+    province_create(count=25, officers=officers)
+    instruct, taken = services._instruct, []
+
+    def other_job_first(cycle: Any, channel: str, provider: str, ids: Any, number: int) -> Any:
+        if not taken:  # another job commits batch `number` on its own connection
+
+            def commit_other() -> None:
+                PaymentBatch.objects.create(
+                    cycle=cycle,
+                    number=number,
+                    channel=channel,
+                    provider=provider,
+                    status=PaymentBatch.Status.READY,
+                    message_id=f"OTHER-{number}",
+                )
+                connection.close()
+
+            other = threading.Thread(target=commit_other)
+            other.start()
+            other.join()
+            taken.append(number)
+        return instruct(cycle, channel, provider, ids, number)
+
+    monkeypatch.setattr(services, "_instruct", other_job_first)
+    cycle = cycle_batched(officers, approver, label="2026-Q8")
+    payable = Payment.objects.filter(cycle=cycle).exclude(status="held")
+    assert not payable.exclude(status="instructed").exists()
+    other = PaymentBatch.objects.get(cycle=cycle, message_id=f"OTHER-{taken[0]}")
+    assert other.count == 0 and not other.payments.exists()
+    ours = PaymentBatch.objects.filter(cycle=cycle).exclude(pk=other.pk)
+    assert sum(b.count for b in ours) == payable.count()
+    assert taken[0] not in set(ours.values_list("number", flat=True))
