@@ -400,16 +400,19 @@ def tile_interior(bottom: bytes) -> bytes:
     return b"".join(tile_rows(bottom)[1:])
 
 
+def interior_row_start(row: int) -> int:
+    """Where row ``row`` (1 = the 128 nodes above the bottom, … 8 = the tile's root)
+    begins in a tile's :func:`tile_interior`, in bytes."""
+    return TILE_BYTES - (TILE_BYTES >> (row - 1))
+
+
 def tile_rows_with_interior(bottom: bytes, interior: bytes) -> list[bytes]:
     """A full tile's rows (as :func:`tile_rows` gives them) from its bottom row and its
     :func:`tile_interior`, by slicing alone. The interior is taken as stored: the rows
     are the tile's only if it is (a store's reader trusts its rows, as for the bottom)."""
     if len(bottom) != TILE_BYTES or len(interior) != TILE_BYTES - HASH_SIZE:
         raise ValueError(f"a full tile has {TILE_WIDTH} + {TILE_WIDTH - 1} hashes")
-    rows = [bottom]
-    start, length = 0, TILE_BYTES // 2
-    while length >= HASH_SIZE:
-        rows.append(interior[start : start + length])
-        start += length
-        length //= 2
-    return rows
+    return [bottom] + [
+        interior[interior_row_start(row) : interior_row_start(row + 1)]
+        for row in range(1, TILE_HEIGHT + 1)
+    ]

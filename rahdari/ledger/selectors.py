@@ -256,9 +256,7 @@ def _leaf_tile_slices(
     for key, nodes in needed.items():
         places = sorted(
             (
-                (0, offset)
-                if j == 0
-                else (1, merkle.TILE_BYTES - (merkle.TILE_BYTES >> (j - 1)) + offset),
+                (0, offset) if j == 0 else (1, merkle.interior_row_start(j) + offset),
                 (j, offset),
             )
             for j, offset in nodes

@@ -38,6 +38,7 @@ from rahdari.core.keyring import keyring
 from rahdari.core.models import District
 from rahdari.core.notifications import notification_send, register_templates
 from rahdari.core.parallel import in_threads
+from rahdari.core.sql import among
 from rahdari.identity.models import Person, PersonStatus
 from rahdari.ledger.services import Event, ledger_submit, ledger_submit_many
 from rahdari.payments import iso20022, rules
@@ -393,14 +394,14 @@ def _compute_chunk(cycle: PaymentCycle, chunk: list[tuple[Any, ...]]) -> None:
     # PostgreSQL: a list of 10,000 parameters costs more to send than to run).
     statuses: dict[Any, str] = {}
     accounts: dict[Any, tuple[Any, str, str, str]] = {}
-    where, params = _ids_in("person.id", person_ids)
+    where, param = among("person.id", person_ids)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT person.id, person.status, a.id, a.channel, a.provider, a.verification "  # noqa: S608
             f"FROM {Person._meta.db_table} person LEFT JOIN {PaymentAccount._meta.db_table} a "
             "ON a.person_id = person.id AND a.status = %s "
             f"WHERE {where}",
-            [PaymentAccount.Status.ACTIVE.value, *params],
+            [PaymentAccount.Status.ACTIVE.value, param],
         )
         for person, status, *account in cursor.fetchall():
             person = _as_uuid(person)
@@ -796,7 +797,7 @@ def _instruct(
         message_id=_message_id(cycle, number),
     )
     uuid = _uuid_adapter()
-    where, params = _ids_in("id", ids)
+    where, param = among("id", ids)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {Payment._meta.db_table} SET status = %s, batch_id = %s, "  # noqa: S608
@@ -805,7 +806,7 @@ def _instruct(
             [
                 Payment.Status.INSTRUCTED.value,
                 uuid(batch.pk),
-                *params,
+                param,
                 Payment.Status.PENDING.value,
             ],
         )
@@ -813,10 +814,10 @@ def _instruct(
         if not rows:
             raise _NothingLeft
         people = [p for *_, p in rows if p is not None]
-        where, params = _ids_in("id", people)
+        where, param = among("id", people)
         cursor.execute(
             f"SELECT id, rahdari_number FROM {Person._meta.db_table} WHERE {where}",  # noqa: S608
-            params,
+            [param],
         )
         numbers = dict(cursor.fetchall())
     batch.count, batch.total = len(rows), sum(r[2] for r in rows)
@@ -859,15 +860,6 @@ def _copy(cursor: Any, table: str, names: str, rows: list[tuple[Any, ...]]) -> N
     ):
         for row in rows:
             copy.write_row(row)
-
-
-def _ids_in(column: str, ids: list[Any]) -> tuple[str, list[Any]]:
-    """``column`` among ``ids`` as one parameter (an array on PostgreSQL, a JSON array on
-    SQLite): a list of 50,000 parameters costs more to send than the query to run, and
-    SQLite allows at most 32,766."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [ids]
-    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]  # noqa: S608
 
 
 def _message_id(cycle: PaymentCycle, number: int) -> str:

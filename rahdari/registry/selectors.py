@@ -25,6 +25,7 @@ from django.utils import timezone
 from rahdari.accounts.models import User
 from rahdari.core.keyring import keyring
 from rahdari.core.models import AuditEntry, District
+from rahdari.core.sql import among
 from rahdari.identity.models import Person
 from rahdari.identity.selectors import persons_visible_to
 from rahdari.registry import survey
@@ -127,18 +128,10 @@ def _scope_sql(
             params.extend(sub_params)
         else:
             ids = [h.pk if isinstance(h, Household) else uuid.UUID(str(h)) for h in households]
-            condition, param = _among(f"{alias}.id", ids)
+            condition, param = among(f"{alias}.id", ids)
             where.append(condition)
             params.append(param)
     return " AND ".join(where), params
-
-
-def _among(column: str, ids: list[uuid.UUID]) -> tuple[str, Any]:
-    """``column`` among any number of ids in one parameter (a PostgreSQL array, a JSON
-    array on SQLite): 10,000 parameters cost more to send than the query to run."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", ids
-    return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps([i.hex for i in ids])  # noqa: S608
 
 
 def _id_sql(column: str) -> str:
@@ -348,7 +341,7 @@ def household_payees(household_ids: Iterable[Any]) -> dict[Any, Any]:
     payees: dict[Any, tuple[int, int, Any]] = {}
     native = connection.features.has_native_uuid_field
     for start in range(0, len(ids), 50_000):
-        condition, param = _among("household_id", ids[start : start + 50_000])
+        condition, param = among("household_id", ids[start : start + 50_000])
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT household_id, member_no, person_id, sex, marital_status, relationship "  # noqa: S608
