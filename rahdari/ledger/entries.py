@@ -71,6 +71,10 @@ KINDS: dict[str, _Kind] = {
         for status in ("instructed", "paid", "failed", "returned", "unclaimed", "reversed")
     },
 }
+# Every field an entry of each kind has, the common ones included.
+_FIELDS: dict[str, frozenset[str]] = {
+    kind: frozenset({"v", "id", "kind", "at", *schema}) for kind, schema in KINDS.items()
+}
 
 _MAX_INT = 2**53  # beyond it JavaScript (the browser's verifier) reads integers inexactly
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -117,10 +121,11 @@ def check_entry(entry: Mapping[str, Any]) -> None:
     if kind not in KINDS:
         raise EntryError(f"unknown kind {kind!r}")
     schema = KINDS[kind]
-    expected = {"v", "id", "kind", "at", *schema}
-    if missing := sorted(expected - entry.keys()):
-        raise EntryError(f"{kind}: missing {', '.join(missing)}")
-    if extra := sorted(entry.keys() - expected):
+    expected = _FIELDS[kind]
+    if entry.keys() != expected:
+        if missing := sorted(expected - entry.keys()):
+            raise EntryError(f"{kind}: missing {', '.join(missing)}")
+        extra = sorted(entry.keys() - expected)
         raise EntryError(f"{kind}: fields not in the schema: {', '.join(extra)}")
     if type(entry["v"]) is not int or entry["v"] != ENTRY_VERSION:
         raise EntryError(f"unsupported version {entry['v']!r}")

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from rahdari.core.audit import audit_record
 from rahdari.core.keyring import keyring
+from rahdari.core.sql import among, copy_rows
 from rahdari.ledger import entries, merkle
 from rahdari.ledger.models import LedgerKey, PendingEntry, SignedTreeHead
 from rahdari.ledger.selectors import compact_range, compact_range_of, tile_edges, tree_size
@@ -53,7 +54,7 @@ class Event:
     beneficiary: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Submitted:
     """A queued entry: its leaf hash finds it in the log once sequenced; ``salt`` goes on
     the beneficiary's receipt (and ``entry_salt(entry_id)`` gives it again later)."""
@@ -87,14 +88,15 @@ def ledger_submit_many(*, events: Sequence[Event]) -> list[Submitted]:
     submitted: list[Submitted] = []
     rows: list[tuple[Any, ...]] = []
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    for event in events:
-        fields = dict(event.fields)
+    ids = secrets.token_hex(16 * len(events))  # each entry's id: 32 hex digits of it
+    for number, event in enumerate(events):
         salt = None
-        entry_id = secrets.token_hex(16)
+        entry_id = ids[32 * number : 32 * number + 32]
+        entry = {"v": entries.ENTRY_VERSION, "id": entry_id, "kind": event.kind, "at": at}
+        entry.update(event.fields)
         if event.beneficiary is not None:
             salt = entry_salt(entry_id)
-            fields["beneficiary"] = entries.commitment(event.beneficiary, salt)
-        entry = {"v": entries.ENTRY_VERSION, "id": entry_id, "kind": event.kind, "at": at, **fields}
+            entry["beneficiary"] = entries.commitment(event.beneficiary, salt)
         body = entries.encode_entry(entry)
         leaf = merkle.leaf_hash(body)
         totals = "\n".join(
@@ -109,7 +111,7 @@ def ledger_submit_many(*, events: Sequence[Event]) -> list[Submitted]:
             _insert(
                 cursor,
                 PendingEntry._meta.db_table,
-                "(leaf_hash, leaf_key, body, kind, totals, submitted_at)",
+                ("leaf_hash", "leaf_key", "body", "kind", "totals", "submitted_at"),
                 rows,
             )
         transaction.on_commit(_integrate_after_commit)
@@ -177,12 +179,13 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
             total[0] += int(count)
             total[1] += int(amount)
     tile_rows, node_rows = _tiles_and_edge(size, edges, leaves, nodes)
-    first, last = waiting[0][0], waiting[-1][0]
-    _sequence(cursor, size, first, last, len(waiting))
-    _insert(cursor, "ledger_tile", "(id, hashes, interior)", tile_rows)
-    _insert(cursor, "ledger_treenode", "(id, hash)", node_rows)
-    cursor.execute("DELETE FROM ledger_pendingentry WHERE id >= %s AND id <= %s", [first, last])
-    if cursor.rowcount != len(waiting):  # only ours are visible between the two ids
+    ids = [row[0] for row in waiting]
+    _sequence(cursor, size, ids)
+    _insert(cursor, "ledger_tile", ("id", "hashes", "interior"), tile_rows)
+    _insert(cursor, "ledger_treenode", ("id", "hash"), node_rows)
+    where, param = among("id", ids)
+    cursor.execute(f"DELETE FROM ledger_pendingentry WHERE {where}", [param])  # noqa: S608
+    if cursor.rowcount != len(ids):
         raise DatabaseError("the pending entries changed while they were sequenced")
     cursor.executemany(
         "INSERT INTO ledger_districttotal (program, cycle, district, kind, count, amount) "
@@ -193,19 +196,27 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
     )
 
 
-def _sequence(cursor: Any, size: int, first: int, last: int, count: int) -> None:
-    """Give the queued entries with ids first…last their leaf indexes from ``size`` on,
-    in id order: the database copies each body into the log itself (they never travel
-    to Python and back). Only the rows read before are visible between the two ids (one
-    sequencer; a submit that commits later has a higher id) — checked, not assumed."""
+def _sequence(cursor: Any, size: int, ids: list[int]) -> None:
+    """Give the queued entries ``ids`` (as read, in id order) their leaf indexes from
+    ``size`` on, in id order: the database copies each body into the log itself (they
+    never travel to Python and back).
+
+    The entries are named one by one, not as the range from the first id to the last:
+    two transactions submitting at once (a cycle's batches on two threads) draw ids
+    from the same sequence, interleaved, and the one that commits later may commit
+    between the read and this statement. The range would then take its entries too,
+    the count below would not match, and the whole sequencing would be rolled back —
+    again each time that happens.
+    """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    where, param = among("id", ids)
     cursor.execute(
-        "INSERT INTO ledger_logentry (leaf_index, leaf_hash, leaf_key, body, kind, integrated_at) "
+        "INSERT INTO ledger_logentry (leaf_index, leaf_hash, leaf_key, body, kind, integrated_at) "  # noqa: S608
         "SELECT %s + ROW_NUMBER() OVER (ORDER BY id) - 1, leaf_hash, leaf_key, body, kind, %s "
-        "FROM ledger_pendingentry WHERE id >= %s AND id <= %s ORDER BY id",
-        [size, now, first, last],
+        f"FROM ledger_pendingentry WHERE {where} ORDER BY id",
+        [size, now, param],
     )
-    if cursor.rowcount != count:
+    if cursor.rowcount != len(ids):
         raise DatabaseError("the pending entries changed while they were sequenced")
 
 
@@ -259,17 +270,18 @@ def _tiles_and_edge(
     return tiles, edge
 
 
-def _insert(cursor: Any, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
-    """Many rows at once: COPY on PostgreSQL, one prepared statement on SQLite."""
+def _insert(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Many rows at once: binary COPY on PostgreSQL, one prepared statement on SQLite."""
     if not rows:
         return
     if connection.vendor == "postgresql":
-        with cursor.cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        copy_rows(cursor, table, columns, rows)
         return
-    marks = ", ".join(["%s"] * len(rows[0]))
-    cursor.executemany(f"INSERT INTO {table} {columns} VALUES ({marks})", rows)  # noqa: S608
+    marks = ", ".join(["%s"] * len(columns))
+    cursor.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+        rows,
+    )
 
 
 def ledger_key() -> LedgerKey:

@@ -269,3 +269,54 @@ def test_one_sequencer_at_a_time_on_postgresql(monkeypatch: pytest.MonkeyPatch) 
         thread.join()
     assert services.ledger_integrate() == 3
     assert selectors.compact_range(8).root() == merkle.root_hash(_leaves())
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_entries_committed_while_others_are_sequenced_wait_for_the_next_sequencing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two submitters draw interleaved ids; the later one commits between the
+    sequencer's read and its copy into the log. The sequencer takes what it read, the
+    late entries wait for the next sequencing, and the tree holds every entry once."""
+    import threading
+
+    from django.db import connections
+
+    monkeypatch.setattr(services, "_integrate_after_commit", lambda: None)
+    services.ledger_submit_many(events=[payment_event()])  # id l, committed
+    submitted, commit_now, committed = threading.Event(), threading.Event(), threading.Event()
+
+    def late_submitter() -> None:
+        try:
+            with transaction.atomic():
+                services.ledger_submit_many(events=[payment_event() for _ in range(2)])  # ids m
+                submitted.set()
+                assert commit_now.wait(10)
+            committed.set()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=late_submitter)
+    thread.start()
+    try:
+        assert submitted.wait(10)
+        services.ledger_submit_many(events=[payment_event()])  # id h > m, committed
+        read_size = services.tree_size
+
+        def size_then_let_the_late_one_commit() -> int:
+            size = read_size()  # called by the sequencer after it read the waiting rows
+            commit_now.set()
+            assert committed.wait(10)
+            return size
+
+        monkeypatch.setattr(services, "tree_size", size_then_let_the_late_one_commit)
+        assert services.ledger_integrate() == 2  # l and h: what it read
+    finally:
+        commit_now.set()
+        thread.join()
+    monkeypatch.setattr(services, "tree_size", read_size)
+    assert PendingEntry.objects.count() == 2
+    assert services.ledger_integrate() == 2
+    assert LogEntry.objects.count() == 4
+    assert selectors.compact_range(4).root() == merkle.root_hash(_leaves())
