@@ -427,9 +427,10 @@ def card_replace(*, account: PaymentAccount, code: str, actor: User | None) -> P
                 activated_at=now,
                 requested_by=actor,
             )
-            moved = Payment.objects.filter(account=old, status=Payment.Status.PENDING).update(
-                account=new
-            )
+            # Through her payments (payment_person): none are read by account alone.
+            moved = Payment.objects.filter(
+                person=person, account=old, status=Payment.Status.PENDING
+            ).update(account=new)
             if person.mobile:
                 notification_send(
                     recipient=str(person.mobile),

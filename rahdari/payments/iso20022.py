@@ -70,6 +70,7 @@ from typing import Any, BinaryIO, Final
 from lxml import etree
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
+from schwifty.registry import get_iban_spec
 
 PAIN001_NS: Final = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09"
 PAIN002_NS: Final = "urn:iso:std:iso:20022:tech:xsd:pain.002.001.10"
@@ -194,9 +195,34 @@ def _mask(iban: str) -> str:
     return f"{iban[:4]}…{iban[-4:]}" if len(iban) > 8 else "…"
 
 
+# Letters as ISO 7064 reads them (A = 10 … Z = 35), for the check digits.
+_IBAN_DIGITS: Final = str.maketrans({chr(ord("A") + i): str(10 + i) for i in range(26)})
+_COMPACT_IBAN_RE: Final = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}")
+
+
+def _fits_compact_iban(value: str) -> bool:
+    """What schwifty's ``IBAN(value)`` checks — the country's length and BBAN structure
+    (from schwifty's registry) and the ISO 7064 mod 97-10 check digits — for an IBAN
+    already in compact form, without building the object: a bank file checks every
+    account again, 685,000 at a time, and schwifty's object costs 8–12 µs each. False
+    sends the caller to schwifty, whose error says what is wrong."""
+    if not _COMPACT_IBAN_RE.fullmatch(value):
+        return False
+    try:
+        spec = get_iban_spec(value[:2])
+    except SchwiftyException:
+        return False
+    if len(value) != spec.iban_length or not spec.regex.match(value[4:]):
+        return False
+    remainder = int((value[4:] + value[:2]).translate(_IBAN_DIGITS)) * 100 % 97
+    return f"{98 - remainder:02d}" == value[2:4]
+
+
 def _check_iban(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"IBAN must be a str, not {type(value).__name__}")
+    if _fits_compact_iban(value):
+        return value
     try:
         compact = str(IBAN(value))
     except SchwiftyException as exc:

@@ -183,16 +183,35 @@ class Payment(models.Model):
         NO_RECIPIENT = "no_recipient", _("no enrolled adult to receive it")
 
     id = models.BigAutoField(primary_key=True)
+    # The idempotency key, rules.payment_key(cycle, beneficiary, component): its unique
+    # constraint is what allows one payment per entitlement (no second unique index on
+    # the three columns: each random-order index costs a quarter of a batch's UPDATE).
     key = models.CharField(max_length=32, unique=True)
-    # No single-column indexes where a composite one leads with the column (the unique
-    # entitlement and the status index lead with cycle; payment_person with person), and
-    # none for district (read through the cycle): each index is written on every insert
-    # and on every status change.
+    # Each index is written on every insert and on every status change (a change of an
+    # indexed column is never a HOT update), so only those some query reads: none for
+    # cycle (the status index leads with it), person
+    # (payment_person leads with it), district (read through the cycle), beneficiary or
+    # account (no query reads payments by either alone), and the batch's only once the
+    # payment is in one (payment_batch).
+    #
+    # The beneficiary, the person and the account are not foreign-key constraints in the
+    # database (db_constraint=False). Each payment is written by the cycle's job from
+    # those rows, read in the same transaction, and the platform never deletes them (a
+    # beneficiary is exited, a person marked deceased, an account replaced); Django's
+    # PROTECT still refuses a delete through the ORM. A constraint would lock each
+    # referenced row (FOR KEY SHARE) as the payment is written: a page of each of three
+    # large tables dirtied and logged per payment, 64 s of PostgreSQL's CPU in a cycle
+    # of a million (docs/performance.md). The cycle, district and batch (a few rows,
+    # locked once per transaction) keep theirs.
     cycle = models.ForeignKey(
         PaymentCycle, on_delete=models.PROTECT, related_name="payments", db_index=False
     )
     beneficiary = models.ForeignKey(
-        "programs.Beneficiary", on_delete=models.PROTECT, related_name="payments"
+        "programs.Beneficiary",
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_index=False,
+        db_constraint=False,
     )
     component = models.CharField(max_length=16, default="benefit")
     person = models.ForeignKey(
@@ -202,6 +221,7 @@ class Payment(models.Model):
         on_delete=models.PROTECT,
         related_name="payments",
         db_index=False,
+        db_constraint=False,
     )
     district = models.ForeignKey(
         "core.District", on_delete=models.PROTECT, related_name="+", db_index=False
@@ -209,13 +229,24 @@ class Payment(models.Model):
     amount = models.PositiveIntegerField()
     hold = models.CharField(max_length=16, choices=Hold.choices, default=Hold.NONE, blank=True)
     account = models.ForeignKey(
-        PaymentAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+        PaymentAccount,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_index=False,
+        db_constraint=False,
     )
     channel = models.CharField(max_length=8, choices=Channel.choices, blank=True)
     provider = models.CharField(max_length=16, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices)
     batch = models.ForeignKey(
-        "PaymentBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+        "PaymentBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        db_index=False,
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     reason_code = models.CharField(max_length=8, blank=True)
@@ -227,11 +258,12 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["cycle", "status", "channel"], name="payment_cycle_status"),
             models.Index(fields=["person", "id"], name="payment_person"),
+            # A batch's payments in order (its file); a payment enters it when batched.
+            models.Index(
+                fields=["batch", "id"], name="payment_batch", condition=Q(batch__isnull=False)
+            ),
         ]
         constraints = [
-            models.UniqueConstraint(
-                fields=["cycle", "beneficiary", "component"], name="one_payment_per_entitlement"
-            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(
                 condition=Q(status="held", hold__gt="") | (~Q(status="held") & Q(hold="")),

@@ -906,3 +906,44 @@ def restructured_reports(draw: st.DrawFn) -> bytes:
 @given(data=restructured_reports())
 def test_restructured_reports_raise_only_pain002error(data: bytes) -> None:
     _parses_or_refuses(data)
+
+
+def test_the_quick_iban_check_accepts_exactly_what_schwifty_accepts() -> None:
+    """A bank file checks each IBAN again without building schwifty's object; it must
+    pass what schwifty passes (in the same compact form) and send the rest to schwifty,
+    whose error names the fault."""
+    import random
+
+    from schwifty.exceptions import SchwiftyException
+    from schwifty.registry import get_iban_spec
+
+    from rahdari.payments import iso20022
+
+    rng = random.Random(20261123)
+    valid = [str(IBAN.random(random=rng)) for _ in range(300)]
+    valid += [iban(n, bank) for n in range(50) for bank in ("HABB", "MEZN", "UNIL")]
+    candidates = list(valid)
+    for value in valid[:200]:
+        at = rng.randrange(len(value))
+        swapped = rng.choice("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        candidates += [
+            value[:at] + swapped + value[at + 1 :],  # one character changed
+            value[:2] + f"{(int(value[2:4]) + 1) % 100:02d}" + value[4:],  # check digits
+            value + "0",  # one too long
+            value[:-1],  # one too short
+            value.lower(),
+            " ".join(value[i : i + 4] for i in range(0, len(value), 4)),
+            value[:2] + "00" + value[4:],
+            value[:2] + "99" + value[4:],
+        ]
+    candidates += ["", "PK", "PK36", "XX36ABCD1234", "PK36SCBL00000011234567O2"]
+    quick_yes = 0
+    for value in candidates:
+        try:
+            schwifty_says = str(IBAN(value)) == value
+        except SchwiftyException:
+            schwifty_says = False
+        assert iso20022._fits_compact_iban(value) is schwifty_says, value
+        quick_yes += schwifty_says
+    assert quick_yes >= len(valid)  # the quick path is taken for every valid compact IBAN
+    assert get_iban_spec("PK").iban_length == 24

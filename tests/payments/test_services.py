@@ -206,6 +206,33 @@ def test_the_database_refuses_self_approval(cycle_ready: dict[str, Any]) -> None
         PaymentCycle.objects.filter(pk=cycle.pk).update(approved_by=cycle.prepared_by)
 
 
+def test_the_database_refuses_a_second_payment_for_an_entitlement(
+    cycle_ready: dict[str, Any],
+) -> None:
+    """One payment per (cycle, beneficiary, component) is the key's unique constraint:
+    the key is derived from the three, so a second row for the same entitlement carries
+    the same key."""
+    payment = Payment.objects.filter(cycle=cycle_ready["cycle"]).first()
+    assert payment is not None
+    assert payment.key == rules.payment_key(
+        payment.cycle_id, payment.beneficiary_id, payment.component
+    )
+    twin = Payment(
+        key=rules.payment_key(payment.cycle_id, payment.beneficiary_id, payment.component),
+        cycle_id=payment.cycle_id,
+        beneficiary_id=payment.beneficiary_id,
+        component=payment.component,
+        person_id=payment.person_id,
+        district_id=payment.district_id,
+        amount=payment.amount,
+        hold=payment.hold,
+        status=payment.status,
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        twin.save()
+    assert Payment.objects.filter(beneficiary_id=payment.beneficiary_id).count() == 1
+
+
 def test_cycle_names_and_one_open_cycle_at_a_time(
     cycle_ready: dict[str, Any], officers: tuple[Any, Any]
 ) -> None:
