@@ -35,9 +35,13 @@ What it does, all in a temporary directory deleted afterwards (also on failure):
    - ``files``: ``cycle_export`` — every bank batch's pain.001.001.09 file, streamed;
      at N <= 20,000 the first file is validated against the ISO schema with xmlschema
      (not timed);
-   - ``ledger``: ``ledger_integrate`` — every submitted entry sequenced into the tree
-     (RAHDARI_LEDGER_INTEGRATE_INTERVAL_SECONDS is set very high so that no commit
-     sequences on its own during the other stages).
+   - ``ledger``: ``ledger_integrate`` — every entry still waiting sequenced into the
+     tree. By default (``--ledger inline``) sequencing runs as in production: after a
+     commit that submitted entries, at most once a second per process
+     (RAHDARI_LEDGER_INTEGRATE_INTERVAL_SECONDS, 1), so most entries are sequenced
+     during ``batches`` and this stage takes what the last commits left. With
+     ``--ledger after`` the interval is set very high, no commit sequences on its own,
+     and this stage sequences every entry: each stage's own cost, for comparison.
 
    ``total`` is their sum. Sub-stages come from wrappers around the services' helpers.
    CPU seconds of this process, of PostgreSQL and of the rest of the machine, peak RSS
@@ -542,8 +546,9 @@ def child_run(args: argparse.Namespace) -> None:
             cycle=PaymentCycle.objects.select_related("program").get(pk=cycle.pk), out=files_dir
         ),
     )
+    log_before = LogEntry.objects.count()
     pending_before = PendingEntry.objects.count()
-    integrated = stage("ledger", lambda: ledger.ledger_integrate())
+    stage("ledger", lambda: ledger.ledger_integrate())
     whole = total.result()
     out["total_s"] = round(sum(s["s"] for s in out["stages"].values()), 2)
     out["total_cpu"] = whole
@@ -569,8 +574,9 @@ def child_run(args: argparse.Namespace) -> None:
         "bank_batches": bank_batches.count(),
         "instructed_in_batches": all_batches["count"],
         "instructed_events": events,
-        "ledger_entries_submitted": pending_before,
-        "ledger_entries_sequenced": integrated,
+        "ledger_sequenced_before_the_ledger_stage": log_before,
+        "ledger_sequenced_in_the_ledger_stage": pending_before,
+        "ledger_still_waiting": PendingEntry.objects.count(),
         "log_size": LogEntry.objects.count(),
         "files": len(paths),
         "file_bytes": sum(p.stat().st_size for p in paths),
@@ -585,7 +591,7 @@ def child_run(args: argparse.Namespace) -> None:
         problems.append("batch totals != control total")
     if events != cycle.payable_count:
         problems.append("events != payable")
-    if integrated != cycle.payable_count + 1:
+    if checks["log_size"] != cycle.payable_count + 1 or checks["ledger_still_waiting"]:
         problems.append("ledger entries != payable + 1")
     checks["problems"] = problems
     if paths and n <= VALIDATE_UP_TO:
@@ -614,14 +620,15 @@ CHILDREN = {"setup": child_setup, "run": child_run}
 # --------------------------------------------------------------------------- parent
 
 
-def _django_env(var_dir: Path, database_url: str) -> dict[str, str]:
+def _django_env(var_dir: Path, database_url: str, ledger: str) -> dict[str, str]:
+    interval = {"inline": "1", "after": "1000000000"}[ledger]
     return {
         "RAHDARI_ENV": "demo",
         "RAHDARI_DEBUG": "0",  # as in production: no query log
         "RAHDARI_VAR_DIR": str(var_dir),  # secret key and master key made here
         "RAHDARI_DATABASE_URL": database_url,
         "RAHDARI_LOG_LEVEL": "WARNING",
-        "RAHDARI_LEDGER_INTEGRATE_INTERVAL_SECONDS": "1000000000",
+        "RAHDARI_LEDGER_INTEGRATE_INTERVAL_SECONDS": interval,
         "DJANGO_SETTINGS_MODULE": "rahdari.config.settings",
     }
 
@@ -659,6 +666,9 @@ def _backend(name: str, args: argparse.Namespace, tmp: Path, versions: dict[str,
         if name == "postgres":
             settings = production_settings() if args.pg_settings == "production" else {}
             settings |= dict(item.split("=", 1) for item in args.pg_set)
+            if args.statements:
+                settings["shared_preload_libraries"] = "pg_stat_statements"
+                settings["pg_stat_statements.track"] = "all"  # inside functions too (FK checks)
             home = kept if kept is not None else root
             if kept is not None:
                 kept.mkdir(parents=True, exist_ok=True)
@@ -677,13 +687,20 @@ def _backend(name: str, args: argparse.Namespace, tmp: Path, versions: dict[str,
                 ", ".join(f"{k}={v}" for k, v in settings.items())
                 or "initdb's defaults (shared_buffers 128MB, max_wal_size 1GB)"
             )
-            env = _django_env(home / "var", pg.url) | {"BENCH_PG_PID": str(pg.pid())}
+            env = _django_env(home / "var", pg.url, args.ledger) | {"BENCH_PG_PID": str(pg.pid())}
         else:
-            env = _django_env(root / "var", f"sqlite:///{root / 'rahdari.sqlite3'}")
+            env = _django_env(root / "var", f"sqlite:///{root / 'rahdari.sqlite3'}", args.ledger)
         if reuse and pg is not None and kept is not None:
             print(f"[payments] {name}: the set-up copy in {kept}…", file=sys.stderr)
             _admin(pg, "DROP DATABASE IF EXISTS rahdari WITH (FORCE)")
             _admin(pg, "CREATE DATABASE rahdari TEMPLATE rahdari_setup")
+            # Migrations added since the set-up (not timed), e.g. an index changed.
+            subprocess.run(
+                [sys.executable, "-m", "rahdari.cli", "manage", "migrate", "-v", "0"],
+                cwd=PROJECT_DIR,
+                env=os.environ | env,
+                check=True,
+            )
             setup = json.loads((kept / "setup.json").read_text()) | {"reused_from": str(kept)}
         else:
             print(
@@ -695,7 +712,12 @@ def _backend(name: str, args: argparse.Namespace, tmp: Path, versions: dict[str,
                 _admin(pg, "CREATE DATABASE rahdari_setup TEMPLATE rahdari")
                 (kept / "setup.json").write_text(json.dumps(setup))
         extra = ["--files", str(root / "files")] + (["--profile"] if args.profile else [])
+        if args.statements and pg is not None:
+            _admin(pg, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "rahdari")
+            _admin(pg, "SELECT pg_stat_statements_reset()", "rahdari")
         run = _child("run", args, env, root / "run.json", extra)
+        if args.statements and pg is not None:
+            run["statements"] = _statements(pg, args.statements)
         if run.get("profile"):
             kept = Path(args.profile_out or ".") / f"payments-{name}.profile.txt"
             shutil.copy(run["profile"], kept)
@@ -718,13 +740,34 @@ def _backend(name: str, args: argparse.Namespace, tmp: Path, versions: dict[str,
             pg.stop()
 
 
-def _admin(pg: Postgres, sql: str) -> None:
+def _admin(pg: Postgres, sql: str, database: str = "postgres") -> None:
     import psycopg
 
     with psycopg.connect(
-        f"postgresql://rahdari@127.0.0.1:{pg.port}/postgres", autocommit=True
+        f"postgresql://rahdari@127.0.0.1:{pg.port}/{database}", autocommit=True
     ) as conn:
         conn.execute(sql)
+
+
+def _statements(pg: Postgres, limit: int) -> list[dict[str, Any]]:
+    """The statements PostgreSQL spent most time executing during the figure
+    (pg_stat_statements: execution time, not planning; nested ones — foreign-key checks —
+    counted on their own as well as inside the statement that fired them)."""
+    import psycopg
+
+    with psycopg.connect(
+        f"postgresql://rahdari@127.0.0.1:{pg.port}/rahdari", autocommit=True
+    ) as conn:
+        rows = conn.execute(
+            "SELECT round((total_exec_time / 1000)::numeric, 2), calls, rows, "
+            "regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements "
+            "ORDER BY total_exec_time DESC LIMIT %s",
+            [limit],
+        ).fetchall()
+    return [
+        {"s": float(s), "calls": calls, "rows": n, "query": query[:200]}
+        for s, calls, n, query in rows
+    ]
 
 
 def _revision() -> dict[str, Any]:
@@ -756,6 +799,21 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the PostgreSQL set-up here and start later runs from a copy of it "
         "(for trying changes; the figure is taken on a fresh set-up)",
     )
+    parser.add_argument(
+        "--ledger",
+        choices=("inline", "after"),
+        default="inline",
+        help="sequence the ledger as production does, after commits during the stages "
+        "(inline), or only in the last stage (after: each stage's own cost)",
+    )
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        metavar="N",
+        help="load pg_stat_statements and report the N statements PostgreSQL spent most "
+        "time on during the figure (adds some overhead)",
+    )
     # Internal: the child processes.
     parser.add_argument("--child", choices=tuple(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -771,6 +829,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "payments",
         "target": f"cycle of {TARGET_BENEFICIARIES:,} beneficiaries <= {TARGET_S:g} s (PostgreSQL)",
         "beneficiaries": args.beneficiaries,
+        "ledger_sequencing": args.ledger,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "loadavg_start": _load(),
         "revision_start": _revision(),
