@@ -185,14 +185,13 @@ class Payment(models.Model):
     id = models.BigAutoField(primary_key=True)
     # The idempotency key, rules.payment_key(cycle, beneficiary, component): its unique
     # constraint is what allows one payment per entitlement (no second unique index on
-    # the three columns: each random-order index costs a quarter of a batch's UPDATE).
+    # the three columns: each index in random order costs a quarter of a batch's UPDATE).
     key = models.CharField(max_length=32, unique=True)
     # Each index is written on every insert and on every status change (a change of an
     # indexed column is never a HOT update), so only those some query reads: none for
-    # cycle (the status index leads with it), person
-    # (payment_person leads with it), district (read through the cycle), beneficiary or
-    # account (no query reads payments by either alone), and the batch's only once the
-    # payment is in one (payment_batch).
+    # cycle (the status index leads with it), person (payment_person leads with it),
+    # district (read through the cycle), beneficiary or account (no query reads payments
+    # by either alone), and the batch's only once the payment is in one (payment_batch).
     #
     # The beneficiary, the person and the account are not foreign-key constraints in the
     # database (db_constraint=False). Each payment is written by the cycle's job from
@@ -200,9 +199,9 @@ class Payment(models.Model):
     # beneficiary is exited, a person marked deceased, an account replaced); Django's
     # PROTECT still refuses a delete through the ORM. A constraint would lock each
     # referenced row (FOR KEY SHARE) as the payment is written: a page of each of three
-    # large tables dirtied and logged per payment, 64 s of PostgreSQL's CPU in a cycle
-    # of a million (docs/performance.md). The cycle, district and batch (a few rows,
-    # locked once per transaction) keep theirs.
+    # large tables dirtied and logged per payment, about a minute of PostgreSQL's CPU in
+    # a cycle of a million (docs/performance.md). The cycle, the district and the batch
+    # (a few rows, each locked once per transaction) keep theirs.
     cycle = models.ForeignKey(
         PaymentCycle, on_delete=models.PROTECT, related_name="payments", db_index=False
     )
