@@ -233,6 +233,22 @@ def test_the_database_refuses_a_second_payment_for_an_entitlement(
     assert Payment.objects.filter(beneficiary_id=payment.beneficiary_id).count() == 1
 
 
+def test_a_paid_person_account_or_beneficiary_cannot_be_deleted(
+    cycle_ready: dict[str, Any],
+) -> None:
+    """The three are not database constraints (models.Payment says why); Django's
+    PROTECT still refuses to delete what a payment refers to, and nothing changes."""
+    from django.db.models import ProtectedError
+
+    payment = Payment.objects.get(cycle=cycle_ready["cycle"], person=cycle_ready["paid"])
+    assert payment.account is not None
+    for referenced in (payment.person, payment.account, payment.beneficiary):
+        with pytest.raises(ProtectedError), transaction.atomic():
+            referenced.delete()
+    payment.refresh_from_db()
+    assert payment.person is not None and payment.account is not None
+
+
 def test_cycle_names_and_one_open_cycle_at_a_time(
     cycle_ready: dict[str, Any], officers: tuple[Any, Any]
 ) -> None:
