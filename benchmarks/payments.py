@@ -503,6 +503,17 @@ def child_run(args: argparse.Namespace) -> None:
 
     out: dict[str, Any] = {"stages": {}}
     gc.collect()
+    # Time in Python's cyclic garbage collector, by generation (all threads).
+    collecting: dict[str, Any] = {"s": [0.0, 0.0, 0.0], "n": [0, 0, 0], "started": 0.0}
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collecting["started"] = time.perf_counter()
+        else:
+            collecting["s"][info["generation"]] += time.perf_counter() - collecting["started"]
+            collecting["n"][info["generation"]] += 1
+
+    gc.callbacks.append(on_gc)
     total = CpuWatch(pg_pid)
 
     def stage(name: str, work: Callable[[], Any]) -> Any:
@@ -550,6 +561,12 @@ def child_run(args: argparse.Namespace) -> None:
     pending_before = PendingEntry.objects.count()
     stage("ledger", lambda: ledger.ledger_integrate())
     whole = total.result()
+    gc.callbacks.remove(on_gc)
+    out["gc"] = {
+        "s_by_generation": [round(x, 2) for x in collecting["s"]],
+        "collections": collecting["n"],
+        "tracked_objects": len(gc.get_objects()),
+    }
     out["total_s"] = round(sum(s["s"] for s in out["stages"].values()), 2)
     out["total_cpu"] = whole
     out["peak_rss_mb"] = _peak_rss_mb()

@@ -60,3 +60,24 @@ def test_an_error_in_one_item_is_raised_after_the_others_in_flight() -> None:
         for _item, _result in in_threads(work, range(10), workers=2):
             pass
     assert 3 not in done
+
+
+def test_the_cyclic_collector_is_paused_during_the_work_and_restored_after() -> None:
+    import gc
+
+    from rahdari.core.parallel import collector_paused
+
+    assert gc.isenabled()
+    seen = [state for _item, state in in_threads(lambda _i: gc.isenabled(), range(3), workers=1)]
+    assert seen == [False, False, False]
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():  # restored after an error too
+        raise RuntimeError("boom")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():  # found paused: left paused
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
