@@ -788,7 +788,9 @@ def _statements(pg: Postgres, limit: int) -> list[dict[str, Any]]:
 
 
 def _revision() -> dict[str, Any]:
-    return revision(["rahdari/payments", "rahdari/ledger", "benchmarks/payments.py"])
+    return revision(
+        ["rahdari/payments", "rahdari/ledger", "rahdari/core", "benchmarks/payments.py"]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

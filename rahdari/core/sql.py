@@ -21,6 +21,21 @@ def among(column: str, ids: Sequence[Any]) -> tuple[str, Any]:
     return f"{column} IN (SELECT value FROM json_each(%s))", json.dumps(values)  # noqa: S608
 
 
+def refresh_statistics(table: str) -> None:
+    """ANALYZE ``table`` on PostgreSQL, after a job has written or changed a large part
+    of it and before it reads it again. Autovacuum analyses a table a minute or more
+    after such a change; until then the planner works from the old statistics — say,
+    that no payment is waiting — and the payment batch UPDATE read every waiting
+    payment of the cycle through the (cycle, status, channel) index, testing each
+    against the batch's ids, instead of looking the ids up by primary key: 4.4 s
+    instead of 0.4 s for a batch of 9,800 in a cycle of 100,000. ANALYZE samples
+    30,000 rows, well under a second at a million. (SQLite gathers no statistics
+    unless asked, so none go stale.)"""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
+
+
 _COLUMN_TYPES: dict[tuple[str, str, tuple[str, ...]], list[int]] = {}
 
 

@@ -38,7 +38,7 @@ from rahdari.core.keyring import keyring
 from rahdari.core.models import District
 from rahdari.core.notifications import notification_send, register_templates
 from rahdari.core.parallel import in_threads
-from rahdari.core.sql import among, copy_rows
+from rahdari.core.sql import among, copy_rows, refresh_statistics
 from rahdari.identity.models import Person, PersonStatus
 from rahdari.ledger.services import Event, ledger_submit, ledger_submit_many
 from rahdari.payments import iso20022, rules
@@ -689,6 +689,9 @@ def batches_compute(ctx: JobContext) -> dict[str, Any]:
         PaymentCycle.objects.filter(pk=cycle.pk).update(status=PaymentCycle.Status.DISBURSING)
     with transaction.atomic():
         _requeue_failed(cycle)
+    # The cycle's payments were all written (or re-queued) since the statistics were
+    # last gathered: plans for the batch UPDATE need them current.
+    refresh_statistics(Payment._meta.db_table)
     waiting = Payment.objects.filter(cycle=cycle, status=Payment.Status.PENDING)
     ctx.set_total(ctx.job.done + waiting.count())
     size = settings.RAHDARI_PAYMENT_BATCH_SIZE

@@ -575,6 +575,25 @@ def test_batches_hold_at_most_the_batch_size_and_every_payment_once(
     assert any(w.startswith("rahdari-job") for w in workers) == threaded, workers
 
 
+@pytest.mark.django_db
+def test_the_batch_job_brings_the_planners_statistics_up_to_date_first(
+    officers: tuple[Any, Any], approver: Any
+) -> None:
+    """The compute job has just written the cycle's payments; the batch job ANALYZEs the
+    table before it looks them up by id, so the planner does not work from statistics
+    gathered before they existed (on PostgreSQL pg_class then counts every row)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's planner gathers no statistics")
+    from tests.payments.test_exactly_once import province_create
+
+    province_create(count=25, officers=officers)
+    cycle_batched(officers, approver, label="2026-Q8")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'payments_payment'::regclass")
+        (tuples,) = cursor.fetchone()
+    assert tuples == Payment.objects.count() >= 25
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_number_another_job_took_meanwhile_gives_the_next_free_one(
     officers: tuple[Any, Any], approver: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
