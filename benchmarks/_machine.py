@@ -205,6 +205,14 @@ def machine_cpu() -> tuple[float, float]:
     return (total - idle) / CLK_TCK, total / CLK_TCK
 
 
+def stolen_cpu() -> float:
+    """CPU seconds the hypervisor gave this virtual machine's cores to others since boot
+    (/proc/stat's steal): the cores were busy for us but ran someone else's work. It
+    counts as busy in machine_cpu(); a figure with much of it waited on the host."""
+    values = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    return int(values[7]) / CLK_TCK
+
+
 def own_cpu() -> float:
     times = os.times()
     return times.user + times.system

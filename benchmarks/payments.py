@@ -84,6 +84,7 @@ from _machine import (
     postgres_bindir,
     production_settings,
     revision,
+    stolen_cpu,
     tree_cpu_seconds,
 )
 
@@ -125,6 +126,7 @@ class CpuWatch:
         self.own = own_cpu()
         self.pg = tree_cpu_seconds(pg_pid) if pg_pid else 0.0
         self.busy, self.total = machine_cpu()
+        self.stolen = stolen_cpu()
         self.load = _load()
 
     def result(self) -> dict[str, Any]:
@@ -139,6 +141,8 @@ class CpuWatch:
             "this_process_cpu_s": round(own, 2),
             "postgresql_cpu_s": round(pg, 2),
             "other_processes_cpu_s": round(other, 2),
+            # of which taken by the hypervisor for other machines on the host
+            "stolen_by_host_s": round(stolen_cpu() - self.stolen, 2),
             "machine_utilisation": round(busy / total, 3) if total else None,
             "loadavg_before": self.load,
             "loadavg_after": _load(),

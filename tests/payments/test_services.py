@@ -576,6 +576,27 @@ def test_batches_hold_at_most_the_batch_size_and_every_payment_once(
 
 
 @pytest.mark.django_db
+def test_a_payment_row_is_written_into_five_indexes_only() -> None:
+    """A cycle writes a million payments and changes each (never a HOT update), so every
+    index on the table costs a million entries twice: the table has only those some
+    query reads — no second index for LIKE on the key (what unique=True adds on
+    PostgreSQL), none on the beneficiary or the account."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Payment._meta.db_table)
+    indexes = {
+        name
+        for name, c in constraints.items()
+        if (c["index"] or c["unique"]) and not c["primary_key"]
+    }
+    assert indexes == {  # and the primary key
+        "payment_key",
+        "payment_cycle_status",
+        "payment_person",
+        "payment_batch",
+    }
+
+
+@pytest.mark.django_db
 def test_the_batch_job_brings_the_planners_statistics_up_to_date_first(
     officers: tuple[Any, Any], approver: Any
 ) -> None:
