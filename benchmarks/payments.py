@@ -733,10 +733,10 @@ def _backend(name: str, args: argparse.Namespace, tmp: Path, versions: dict[str,
             if pg is not None and kept is not None:
                 _admin(pg, "CREATE DATABASE rahdari_setup TEMPLATE rahdari")
                 (kept / "setup.json").write_text(json.dumps(setup))
-        # The set-up (or its copy) comes to rest before the figure: its gigabytes would
-        # otherwise be written out by a checkpoint during the stages, a cost of loading
-        # the registry and not of paying it (a fresh run measured 196 s against 148–166 s
-        # from copies of the same set-up, PostgreSQL's CPU 52 s higher in the batches).
+        # The set-up (or its copy) comes to rest before the figure: a checkpoint writing
+        # out its gigabytes during the stages is a cost of loading the registry, not of
+        # paying it (a fresh run without this step took 196 s against 148–157 s from
+        # copies of the same code, PostgreSQL's CPU in the batches 131 s against 79–82).
         started = time.perf_counter()
         if pg is not None:
             _admin(pg, "CHECKPOINT")
