@@ -693,7 +693,9 @@ def child_build(args: argparse.Namespace) -> None:
     from rahdari.ledger.services import Event
 
     stages = Stages()
-    services._insert = stages.wrap("insert", services._insert, lambda c, table, *a: table)  # type: ignore[attr-defined]
+    services.insert_rows = stages.wrap(  # type: ignore[attr-defined]
+        "insert", services.insert_rows, lambda c, table, *a: table
+    )
     services._sequence = stages.wrap("ledger_logentry", services._sequence)  # type: ignore[attr-defined]
     services.tile_edges = stages.wrap("read_right_edge", services.tile_edges)  # type: ignore[attr-defined]
     services.tree_size = stages.wrap("tree_size", services.tree_size)  # type: ignore[attr-defined]

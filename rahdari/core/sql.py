@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 
 def among(column: str, ids: Sequence[Any]) -> tuple[str, Any]:
@@ -66,3 +66,50 @@ def copy_rows(
         copy.set_types(types)
         for row in rows:
             copy.write_row(row)
+
+
+def insert_rows(
+    cursor: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    skip_existing: bool = False,
+) -> None:
+    """Many rows in the caller's transaction: binary COPY on PostgreSQL, one prepared
+    INSERT on SQLite. With ``skip_existing`` a row whose unique key is already there is
+    left out (as ``bulk_create(ignore_conflicts=True)``): on PostgreSQL the COPY goes
+    straight in when none is there yet (the usual case) and, if one is, fails whole
+    inside a savepoint and the rows go through a temporary table and INSERT … ON
+    CONFLICT DO NOTHING. The values must be ready: nothing may query the connection
+    while a COPY is open on it."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
+    if connection.vendor != "postgresql":
+        marks = ", ".join(["%s"] * len(columns))
+        cursor.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}",  # noqa: S608
+            rows,
+        )
+        return
+    if not skip_existing:
+        copy_rows(cursor, table, columns, rows)
+        return
+    try:
+        with transaction.atomic():
+            copy_rows(cursor, table, columns, rows)
+        return
+    except IntegrityError:
+        pass
+    incoming = f"{table}_incoming"
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {incoming} ON COMMIT DROP AS "  # noqa: S608
+        f"SELECT {names} FROM {table} WITH NO DATA"
+    )
+    copy_rows(cursor, incoming, columns, rows)
+    cursor.execute(
+        f"INSERT INTO {table} ({names}) SELECT {names} FROM {incoming}{conflict}"  # noqa: S608
+    )
+    cursor.execute(f"DROP TABLE {incoming}")

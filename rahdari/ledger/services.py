@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from rahdari.core.audit import audit_record
 from rahdari.core.keyring import keyring
-from rahdari.core.sql import among, copy_rows
+from rahdari.core.sql import among, insert_rows
 from rahdari.ledger import entries, merkle
 from rahdari.ledger.models import LedgerKey, PendingEntry, SignedTreeHead
 from rahdari.ledger.selectors import compact_range, compact_range_of, tile_edges, tree_size
@@ -108,7 +108,7 @@ def ledger_submit_many(*, events: Sequence[Event]) -> list[Submitted]:
         submitted.append(Submitted(leaf_hash=leaf, entry_id=entry_id, salt=salt))
     if rows:
         with connection.cursor() as cursor:
-            _insert(
+            insert_rows(
                 cursor,
                 PendingEntry._meta.db_table,
                 ("leaf_hash", "leaf_key", "body", "kind", "totals", "submitted_at"),
@@ -181,8 +181,8 @@ def _append(cursor: Any, waiting: list[tuple[Any, ...]]) -> None:
     tile_rows, node_rows = _tiles_and_edge(size, edges, leaves, nodes)
     ids = [row[0] for row in waiting]
     _sequence(cursor, size, ids)
-    _insert(cursor, "ledger_tile", ("id", "hashes", "interior"), tile_rows)
-    _insert(cursor, "ledger_treenode", ("id", "hash"), node_rows)
+    insert_rows(cursor, "ledger_tile", ("id", "hashes", "interior"), tile_rows)
+    insert_rows(cursor, "ledger_treenode", ("id", "hash"), node_rows)
     where, param = among("id", ids)
     cursor.execute(f"DELETE FROM ledger_pendingentry WHERE {where}", [param])  # noqa: S608
     if cursor.rowcount != len(ids):
@@ -268,20 +268,6 @@ def _tiles_and_edge(
             if first + k >= partial_from
         ]
     return tiles, edge
-
-
-def _insert(cursor: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """Many rows at once: binary COPY on PostgreSQL, one prepared statement on SQLite."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        copy_rows(cursor, table, columns, rows)
-        return
-    marks = ", ".join(["%s"] * len(columns))
-    cursor.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
-        rows,
-    )
 
 
 def ledger_key() -> LedgerKey:

@@ -38,7 +38,7 @@ from rahdari.core.keyring import keyring
 from rahdari.core.models import District
 from rahdari.core.notifications import notification_send, register_templates
 from rahdari.core.parallel import in_threads
-from rahdari.core.sql import among, copy_rows, refresh_statistics
+from rahdari.core.sql import among, insert_rows, refresh_statistics
 from rahdari.identity.models import Person, PersonStatus
 from rahdari.ledger.services import Event, ledger_submit, ledger_submit_many
 from rahdari.payments import iso20022, rules
@@ -441,7 +441,8 @@ def _compute_chunk(cycle: PaymentCycle, chunk: list[tuple[Any, ...]]) -> None:
         )
     # A chunk a crashed run already wrote (or a second worker writes) is skipped row by
     # row by the unique key, as bulk_create(ignore_conflicts=True) did.
-    _rows_insert(Payment._meta.db_table, _PAYMENT_COLUMNS, rows, skip_existing=True)
+    with connection.cursor() as cursor:
+        insert_rows(cursor, Payment._meta.db_table, _PAYMENT_COLUMNS, rows, skip_existing=True)
 
 
 _PAYMENT_COLUMNS = (
@@ -483,49 +484,6 @@ def _uuid_adapter() -> Any:
     if connection.features.has_native_uuid_field:
         return lambda value: value
     return lambda value: value.hex
-
-
-def _rows_insert(
-    table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]], *, skip_existing: bool
-) -> None:
-    """Many rows in the caller's transaction: COPY on PostgreSQL (through a temporary
-    table and INSERT … ON CONFLICT DO NOTHING when a row may already be there), one
-    prepared INSERT on SQLite. The values must be ready: nothing may query the
-    connection while a COPY is open on it."""
-    if not rows:
-        return
-    names = ", ".join(columns)
-    conflict = " ON CONFLICT DO NOTHING" if skip_existing else ""
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            marks = ", ".join(["%s"] * len(columns))
-            cursor.executemany(
-                f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}",  # noqa: S608
-                rows,
-            )
-            return
-        if skip_existing:
-            # Straight in when none is there yet (the usual case); if one is, the COPY
-            # fails whole, and the rows go through a temporary table instead.
-            try:
-                with transaction.atomic():
-                    copy_rows(cursor, table, columns, rows)
-                return
-            except IntegrityError:
-                pass
-        target = table
-        if skip_existing:
-            target = f"{table}_incoming"
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE {target} ON COMMIT DROP AS "  # noqa: S608
-                f"SELECT {names} FROM {table} WITH NO DATA"
-            )
-        copy_rows(cursor, target, columns, rows)
-        if skip_existing:
-            cursor.execute(
-                f"INSERT INTO {table} ({names}) SELECT {names} FROM {target}{conflict}"  # noqa: S608
-            )
-            cursor.execute(f"DROP TABLE {target}")
 
 
 def _hold_for(beneficiary_status: str, person_status: str | None, account: Any) -> str:
@@ -847,15 +805,16 @@ def _instruct(
         ]
     )
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    _rows_insert(
-        PaymentEvent._meta.db_table,
-        _EVENT_COLUMNS,
-        [
-            (now, now, row[0], "instructed", "batch", "", sub.leaf_hash, sub.entry_id)
-            for row, sub in zip(rows, submitted, strict=True)
-        ],
-        skip_existing=False,
-    )
+    with connection.cursor() as cursor:
+        insert_rows(
+            cursor,
+            PaymentEvent._meta.db_table,
+            _EVENT_COLUMNS,
+            [
+                (now, now, row[0], "instructed", "batch", "", sub.leaf_hash, sub.entry_id)
+                for row, sub in zip(rows, submitted, strict=True)
+            ],
+        )
     return batch
 
 

@@ -151,18 +151,18 @@ def test_a_crash_while_sequencing_loses_nothing_and_duplicates_nothing(
     services.ledger_submit_many(events=[payment_event() for _ in range(10)])
     services.ledger_integrate()
     services.ledger_submit_many(events=[payment_event() for _ in range(25)])
-    real = services._insert
+    real = services.insert_rows
 
     def crash_after_leaves(cursor, table, columns, rows):  # type: ignore[no-untyped-def]
         real(cursor, table, columns, rows)
         if table == "ledger_treenode":
             raise DatabaseError("the server went away")
 
-    monkeypatch.setattr(services, "_insert", crash_after_leaves)
+    monkeypatch.setattr(services, "insert_rows", crash_after_leaves)
     with pytest.raises(DatabaseError):
         services.ledger_integrate()
     assert LogEntry.objects.count() == 10 and PendingEntry.objects.count() == 25
-    monkeypatch.setattr(services, "_insert", real)
+    monkeypatch.setattr(services, "insert_rows", real)
     assert services.ledger_integrate(batch=7) == 25
     leaves = _leaves()
     assert len(leaves) == len(set(leaves)) == 35
